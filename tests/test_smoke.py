@@ -1,0 +1,43 @@
+"Smoke tests of the installed package: import, version, console script, non-editable install."
+import os, subprocess, sys, shutil, re
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def _version_from_settings():
+    txt = (ROOT/'settings.ini').read_text()
+    return re.search(r'^version\s*=\s*(\S+)', txt, re.M).group(1)
+
+def test_import_and_version():
+    import plm_sae_nb
+    assert plm_sae_nb.__version__ == _version_from_settings()
+
+def test_cli_version_and_help():
+    exe = shutil.which('plm-sae-nb')
+    assert exe, 'console script plm-sae-nb not on PATH'
+    out = subprocess.run([exe, '--version'], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == f'plm-sae-nb {_version_from_settings()}'
+    out = subprocess.run([exe, '--help'], capture_output=True, text=True, check=True).stdout
+    for cmd in ['demo', 'extract', 'train', 'enrich', 'steer', 'report']: assert cmd in out
+
+def test_non_editable_install(tmp_path):
+    "`pip install .` (not editable) gives an importable package and the CLI, independent of the source tree."
+    target = tmp_path/'site'
+    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', '--no-build-isolation',
+                    '--target', str(target), str(ROOT)], check=True, capture_output=True, cwd=tmp_path)
+    env = {**os.environ, 'PYTHONPATH': str(target)}
+    code = 'import plm_sae_nb, sys; print(plm_sae_nb.__file__); print(plm_sae_nb.__version__)'
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True,
+                         env=env, cwd=tmp_path).stdout.split()
+    assert out[0].startswith(str(target)), out
+    assert out[1] == _version_from_settings()
+    script = target/'bin'/'plm-sae-nb'
+    assert script.exists()
+    out = subprocess.run([sys.executable, str(script), '--version'], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, check=True).stdout
+    assert out.strip() == f'plm-sae-nb {_version_from_settings()}'
+    # the installed package carries every exported module of the source tree
+    src_mods = sorted(p.name for p in (ROOT/'plm_sae_nb').glob('*.py'))
+    inst_mods = sorted(p.name for p in (target/'plm_sae_nb').glob('*.py'))
+    assert src_mods == inst_mods
