@@ -77,17 +77,20 @@ def main(argv=None):
     n, m = X.shape
     print(f'data: {n:,} residues × {m:,} latents (L0 {X.nnz / n:.1f}), {labels.shape[1]} concepts')
     thr = (0.01, 0.1, 1.0)
-    tracemalloc.start(); t0 = time.perf_counter()
+    tracemalloc.start(); t0, c0 = time.perf_counter(), time.process_time()
     ours = enrichment(X, labels, thresholds=thr)
-    t_ours = time.perf_counter() - t0; peak = tracemalloc.get_traced_memory()[1]; tracemalloc.stop()
+    t_ours, c_ours = time.perf_counter() - t0, time.process_time() - c0
+    peak = tracemalloc.get_traced_memory()[1]; tracemalloc.stop()
     sub = np.linspace(0, m - 1, a.ref_latents).astype(int)
-    t0 = time.perf_counter(); ref = paper_loop(X, labels, thr, sub); t_sub = time.perf_counter() - t0
+    t0, c0 = time.perf_counter(), time.process_time(); ref = paper_loop(X, labels, thr, sub)
+    t_sub, c_sub = time.perf_counter() - t0, time.process_time() - c0
     t_ref = t_sub * m / len(sub)
     o = ours[ours.latent.isin(sub)].reset_index(drop=True)
     for col in ['TP', 'FP', 'FN', 'precision', 'recall', 'F1']:
         assert np.allclose(o[col].to_numpy(float), ref[col].to_numpy(float)), col
     print(f'enrichment vs loop: ours {t_ours:.2f} s, reference {t_ref:.1f} s (pandas loop: {t_sub:.2f} s on {len(sub)} latents, '
-          f'scaled ×{m / len(sub):.0f}), ratio {t_ref / t_ours:.0f}x; numbers equal on the {len(sub)} latents')
+          f'scaled ×{m / len(sub):.0f}), ratio {t_ref / t_ours:.0f}x (CPU seconds: ours {c_ours:.2f}, reference {c_sub * m / len(sub):.1f}, '
+          f'ratio {c_sub * m / len(sub) / c_ours:.0f}x); numbers equal on the {len(sub)} latents')
     print(f'enrichment peak memory (tracemalloc, inside the call): {peak / 2**20:.0f} MiB '
           f'for {len(ours):,} rows; latents {(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20:.0f} MiB')
     if not a.interplm:
@@ -96,24 +99,30 @@ def main(argv=None):
     ithr = [0, 0.15, 0.5, 0.6, 0.8]; names = list(labels.columns)
     is_aa = [any(x in c for x in INTERPLM_AA_LEVEL) for c in names]
     mx = np.maximum(X.max(axis=0).toarray().ravel(), 0).astype(np.float32)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ours = enrichment(X, labels, thresholds=ithr, mode='interplm', min_tp=1)
-    t_ours = time.perf_counter() - t0
+    t_ours, c_ours = time.perf_counter() - t0, time.process_time() - c0
+    t0, c0 = time.perf_counter(), time.process_time()
+    enrichment(X, labels, thresholds=ithr, mode='interplm', min_tp=1, auroc=False)
+    t_na, c_na = time.perf_counter() - t0, time.process_time() - c0
     Lab = sparse.csr_matrix(labels.to_numpy())
     pos = (labels != 0).sum().to_numpy(); pos_dom = np.array([labels[c][labels[c] != 0].nunique() for c in names])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     Xn = X.multiply(1 / np.where(mx > 0, mx, 1)).tocsr().astype(np.float32)  # max-normalised before their metric code, as at their HEAD
     t_norm = time.perf_counter() - t0
     tp, fp, tpd = calc_metrics_sparse(Xn, Lab, ithr, is_aa)
     theirs = calculate_metrics(tp, fp, tpd, pos, pos_dom, names, ithr, is_aa)
-    t_ref = time.perf_counter() - t0
-    mg = theirs.merge(ours, left_on=['feature', 'concept', 'threshold_pct'], right_on=['latent', 'concept', 'threshold'], how='outer', indicator=True)
+    t_ref, c_ref = time.perf_counter() - t0, time.process_time() - c0
+    mg = theirs.merge(ours, left_on=['feature', 'concept', 'threshold_pct'], right_on=['latent', 'concept', 'threshold'],
+                       how='outer', indicator=True, suffixes=('_theirs', ''))
     assert (mg._merge == 'both').all(), mg._merge.value_counts()
-    for a_, b_ in [('tp', 'TP'), ('fp', 'FP'), ('precision', 'precision'), ('recall', 'recall'), ('f1', 'F1'),
+    for a_, b_ in [('tp', 'TP'), ('fp', 'FP'), ('precision_theirs', 'precision'), ('recall_theirs', 'recall'), ('f1', 'F1'),
                    ('recall_per_domain', 'domain_recall'), ('f1_per_domain', 'domain_F1')]:
         assert np.allclose(mg[a_].to_numpy(float), mg[b_].to_numpy(float), rtol=1e-6, atol=1e-12), a_
     print(f'enrichment interplm vs InterPLM: ours {t_ours:.2f} s, reference {t_ref:.1f} s (their calc_metrics_sparse + calculate_metrics '
-          f'incl. {t_norm:.2f} s max-normalisation; stubbed imports: {", ".join(stubbed) or "none"}), ratio {t_ref / t_ours:.1f}x; '
-          f'{len(mg):,} rows, all equal')
+          f'incl. {t_norm:.2f} s max-normalisation; stubbed imports: {", ".join(stubbed) or "none"}), ratio {t_ref / t_ours:.1f}x '
+          f'(CPU seconds: ours {c_ours:.2f}, reference {c_ref:.1f}, ratio {c_ref / c_ours:.1f}x); {len(mg):,} rows, all equal')
+    print(f'enrichment interplm (no AUROC) vs InterPLM: ours {t_na:.2f} s, reference {t_ref:.1f} s, ratio {t_ref / t_na:.1f}x '
+          f'(CPU seconds: ours {c_na:.2f}, reference {c_ref:.1f}, ratio {c_ref / c_na:.1f}x)')
 
 if __name__ == '__main__': main()
