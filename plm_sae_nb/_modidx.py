@@ -78,5 +78,7 @@ d = { 'settings': { 'branch': 'main',
                                 'plm_sae_nb.sae.convert_paper_sae': ('sae.html#convert_paper_sae', 'plm_sae_nb/sae.py'),
                                 'plm_sae_nb.sae.load_sae': ('sae.html#load_sae', 'plm_sae_nb/sae.py'),
                                 'plm_sae_nb.sae.planted_activations': ('sae.html#planted_activations', 'plm_sae_nb/sae.py'),
+                                'plm_sae_nb.sae.sae_metrics': ('sae.html#sae_metrics', 'plm_sae_nb/sae.py'),
                                 'plm_sae_nb.sae.save_sae': ('sae.html#save_sae', 'plm_sae_nb/sae.py'),
+                                'plm_sae_nb.sae.spliced_metrics': ('sae.html#spliced_metrics', 'plm_sae_nb/sae.py'),
                                 'plm_sae_nb.sae.train_sae': ('sae.html#train_sae', 'plm_sae_nb/sae.py')}}}
