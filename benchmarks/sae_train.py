@@ -4,8 +4,8 @@ Lines printed (`name: ours X, reference Y, ratio Z`, ratio = ours / reference):
 
 - `sae_train store vs memory`: `train_sae` reading an on-disk activation store vs the same rows
   in memory (`TensorSource`), same config (TopK k=32, d_in=320, d_sae=3200, batch 4096); goal >= 0.9.
-  The store is `plm_sae_nb.extract.ActivationStore` when that module provides it, otherwise a
-  minimal float16 memmap store written here (said in the output).
+  The store is a float16 `plm_sae_nb.extract.ActivationStore` written from the same rows (a
+  minimal memmap stand-in only if extract is missing; said in the output).
 - `sae_train d_sae=N sparse vs dense`: our TopK training with sparse decode vs the dense path.
 - `sae_train vs saelens`: ours vs SAELens' `SAETrainer` + `TopKTrainingSAE` (k=32, d_in=320,
   d_sae=10240, batch 4096, no activation normalisation, SAELens defaults otherwise) fed the same
@@ -27,7 +27,7 @@ class MemmapStore:
     def __init__(self, path, x=None):
         self.path = Path(path)
         if x is not None:
-            mm = np.lib.format.open_memmap(self.path, mode='w+', dtype=np.float16, shape=x.shape)
+            mm = np.lib.format.open_memmap(self.path, mode='w+', dtype=np.float16, shape=tuple(x.shape))
             mm[:] = x.numpy().astype(np.float16); mm.flush(); del mm
         self.mm = np.load(self.path, mmap_mode='r')
         self.d_model = self.mm.shape[1]
@@ -57,13 +57,16 @@ class MemmapStore:
 
 
 def make_store(x:torch.Tensor, tmp:Path):
-    "A real ActivationStore if extract provides a way to write one from an array, else the memmap stand-in."
-    try:
-        from plm_sae_nb import extract
-        if hasattr(extract, 'ActivationStore') and hasattr(extract.ActivationStore, 'from_array'):
-            return extract.ActivationStore.from_array(x.numpy(), tmp/'store'), 'extract.ActivationStore'
-    except ImportError: pass
-    return MemmapStore(tmp/'acts.npy', x), 'minimal float16 memmap store (extract.ActivationStore not available on this branch)'
+    "An on-disk `extract.ActivationStore` (float16, as extract writes) holding the rows of `x`, as 256-residue 'proteins'."
+    try: from plm_sae_nb.extract import ActivationStore
+    except ImportError: return MemmapStore(tmp/'acts.npy', x), 'minimal float16 memmap store (extract.ActivationStore not available)'
+    st = ActivationStore.create(tmp/'store', d_model=x.shape[1], dtype='float16', model='benchmark', layer=0)
+    a = x.numpy()
+    for i in range(0, len(a), 256):
+        st.append(f'p{i}', a[i:i+256])
+        if (i // 256) % 64 == 63: st.commit()
+    st.commit(); st.write_config()
+    return ActivationStore(tmp/'store'), 'extract.ActivationStore (float16 shards on disk)'
 
 
 def tokens_per_s(cfg, src):
@@ -80,7 +83,7 @@ def saelens_tokens_per_s(x, k, d_sae, batch, steps):
     g = torch.Generator().manual_seed(0)
     def provider():
         while True: yield x[torch.randint(len(x), (batch,), generator=g)]
-    tcfg = SAETrainerConfig(total_training_samples=steps*batch, train_batch_size_samples=batch, lr=4e-4, device='cpu')
+    tcfg = SAETrainerConfig(total_training_samples=steps*batch, train_batch_size_samples=batch, lr=4e-4, lr_end=4e-4, device='cpu')
     t = time.perf_counter()
     SAETrainer(tcfg, sae, provider()).fit()
     return steps * batch / (time.perf_counter() - t)
