@@ -13,7 +13,7 @@ expected = cfg_keys + "lib_name user branch license status min_python audience l
 for o in expected: assert o in cfg, f"missing expected setting: {o}"
 setup_cfg = {o: cfg[o] for o in cfg_keys}
 
-licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
+licenses = {'apache2': ('Apache-2.0', None)}  # SPDX expression; license classifiers are deprecated
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable', '6 - Mature', '7 - Inactive']
 py_versions = '3.10 3.11 3.12 3.13'.split()
 
@@ -30,8 +30,7 @@ setuptools.setup(
                  'Intended Audience :: ' + cfg['audience'].title(),
                  'Natural Language :: ' + cfg['language'].title(),
                  'Topic :: Scientific/Engineering :: Bio-Informatics'] +
-                ['Programming Language :: Python :: ' + o for o in py_versions[py_versions.index(min_python):]] +
-                (['License :: ' + lic[1]] if lic[1] else []),
+                ['Programming Language :: Python :: ' + o for o in py_versions[py_versions.index(min_python):]],
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['plm_sae_nb', 'plm_sae_nb.*']),
     include_package_data=True,
