@@ -74,3 +74,16 @@ def test_3dmol_is_package_data():
     js = threedmol_js()
     assert '$3Dmol' in js or '3Dmol' in js[:2000]
     assert 300_000 < len(js) < 2_000_000
+
+def test_3dmol_ships_with_install(tmp_path):
+    "A non-editable install carries 3Dmol.js and its licence, so reports work offline from an installed package."
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    target = tmp_path/'site'
+    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', '--no-build-isolation', '--target', str(target), str(root)],
+                   check=True, capture_output=True, cwd=tmp_path)
+    for f in ('3Dmol-min.js', '3Dmol-LICENSE.txt'): assert (target/'plm_sae_nb'/'static'/f).exists(), f
+    code = 'import plm_sae_nb.viz as v; print(v.STATIC); print(len(v.threedmol_js()))'
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True, cwd=tmp_path,
+                         env={**os.environ, 'PYTHONPATH': str(target), 'MPLBACKEND': 'Agg'}).stdout.split()
+    assert out[0].startswith(str(target)) and int(out[1]) > 300_000, out
