@@ -7,8 +7,9 @@ notebook that does not render fails CI.
 
 What it does:
 1. copies each notebook listed in `nbs/sidebar.yml` (plus `index.ipynb`, the home page) to a build
-   directory, dropping cells flagged `#| hide` and directive-only cells (`#| default_exp`, `#| export`
-   with nothing else), and removing the `#| ...` directive lines from the cells it keeps;
+   directory, removing the `#| ...` directive lines and directive-only cells (`#| default_exp`);
+   cells flagged `#| hide` get the `remove-cell` tag (never shown; still run when executing), and
+   cells `nbdev_test` does not run (`#| slow`, `#| gpu`, `#| eval: false`) the `skip-execution` tag;
 2. writes `_config.yml` and `_toc.yml` (order of `sidebar.yml`; every notebook of `nbs/` must be in
    it, else the build fails);
 3. runs `jupyter-book build -W --keep-going`: any Sphinx warning (a broken cell, bad markup, a
@@ -38,18 +39,21 @@ def _directives(src: str) -> dict:
     return out
 
 def clean_notebook(nb: dict) -> dict:
-    "A copy of notebook `nb` as the docs show it: no `#| hide` cells, no directive lines, no directive-only cells."
+    "A copy of notebook `nb` as the docs show it: `#| hide` cells tagged `remove-cell` (run when executing, never shown), cells not run by `nbdev_test` (`#| slow`, `#| gpu`, `#| eval: false`) tagged `skip-execution`, directive lines and directive-only cells removed."
     cells = []
     for c in nb['cells']:
         src = ''.join(c['source']) if isinstance(c['source'], list) else c['source']
+        d = _directives(src)
+        tags = list(c.get('metadata', {}).get('tags', []))
         if c['cell_type'] == 'code':
-            d = _directives(src)
-            if 'hide' in d: continue
             body = '\n'.join(l for l in src.splitlines() if not DIRECTIVE.match(l)).strip('\n')
             if not body.strip(): continue
-            if 'hide_output' in d or 'output: false' in ' '.join(f'{k}: {v}' for k,v in d.items()): c = {**c, 'outputs': []}
+            if 'hide' in d: tags.append('remove-cell')
+            if 'hide_output' in d or d.get('output') == 'false': tags.append('remove-output')
+            if 'slow' in d or 'gpu' in d or d.get('eval') == 'false': tags.append('skip-execution')
             c = {**c, 'source': body}
-        elif c['cell_type'] == 'markdown' and _directives(src).get('hide') is not None: continue
+        elif 'hide' in d: continue
+        if tags: c = {**c, 'metadata': {**c.get('metadata', {}), 'tags': tags}}
         cells.append(c)
     meta = dict(nb.get('metadata', {}))
     meta.setdefault('kernelspec', {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'})
