@@ -3,7 +3,8 @@
 
 nbdev's usual direction (index.ipynb → README.md with `nbdev_readme`) needs Quarto; this goes the
 other way with no dependency. The title and the `> description` line become the first markdown cell
-(nbdev reads them as page title and description), the rest one markdown cell per `## ` section.
+(nbdev reads them as page title and description), the rest one markdown cell per `## ` section;
+image links into `nbs/images/` are made relative to `nbs/`.
 `--check` exits non-zero if index.ipynb is out of date (tests/test_readme.py runs it).
 """
 import json, re, sys
@@ -12,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 def index_cells(readme: str) -> list:
+    readme = readme.replace('](nbs/images/', '](images/')  # README sits at the root, index.ipynb in nbs/
     parts = re.split(r'(?m)^(?=## )', readme.strip('\n'))
     return [{'cell_type': 'markdown', 'metadata': {}, 'source': p.strip('\n')} for p in parts]
 
