@@ -13,7 +13,10 @@ What it does:
 2. writes `_config.yml` and `_toc.yml` (order of `sidebar.yml`; every notebook of `nbs/` must be in
    it, else the build fails);
 3. runs `jupyter-book build -W --keep-going`: any Sphinx warning (a broken cell, bad markup, a
-   missing page) fails the build with a non-zero exit status.
+   missing page, a cell that fails when executing) fails the build with a non-zero exit status.
+   Three cosmetic warning types are not errors: widget outputs without a static rendering
+   (`mystnb.unknown_mime_type`), skipped heading levels (`myst.header`) and code Pygments cannot
+   colour (`misc.highlighting_failure`).
 
 Notebooks are rendered with the outputs saved in them (no execution) unless `--execute NAME...`
 names notebooks to run during the build (the tutorial's offline path takes a minute or two).
@@ -22,7 +25,7 @@ Usage: python tools/build_docs.py [--out _book] [--execute 10_tutorial]
 The site is `<out>/_build/html/index.html`.
 """
 from __future__ import annotations
-import argparse, json, re, shutil, subprocess, sys
+import argparse, json, os, re, shutil, subprocess, sys
 from pathlib import Path
 import yaml
 
@@ -101,13 +104,16 @@ def main(argv=None) -> int:
     config = {'title': 'plm-sae-nb', 'author': 'plm-sae-nb contributors', 'only_build_toc_files': True,
               'execute': execute, 'repository': {'url': 'https://github.com/plm-sae-nb/plm-sae-nb', 'path_to_book': 'nbs', 'branch': 'main'},
               'html': {'use_repository_button': True},
-              'sphinx': {'config': {'html_show_copyright': False, 'suppress_warnings': ['mystnb.unknown_mime_type']}}}
+              'sphinx': {'config': {'html_show_copyright': False, 'suppress_warnings': ['mystnb.unknown_mime_type', 'myst.header', 'misc.highlighting_failure']}}}
     (out/'_config.yml').write_text(yaml.safe_dump(config, sort_keys=False))
     jb = shutil.which('jupyter-book', path=str(Path(sys.executable).parent)) or shutil.which('jupyter-book')
     if jb is None: sys.exit('build_docs: jupyter-book not found: pip install "jupyter-book<2"')
     cmd = [jb, 'build', str(out), '--all', '-W', '--keep-going', '-q']
     print('build_docs:', ' '.join(cmd), flush=True)
-    r = subprocess.run(cmd, cwd=out)
+    # executed notebooks: inline figures (no MPLBACKEND=Agg from the caller), one torch thread as under nbdev_test (IN_TEST)
+    env = {k: v for k, v in os.environ.items() if k != 'MPLBACKEND'}
+    if args.execute: env['IN_TEST'] = '1'
+    r = subprocess.run(cmd, cwd=out, env=env)
     site = out/'_build'/'html'/'index.html'
     if r.returncode or not site.exists():
         print(f"build_docs: FAILED (exit {r.returncode}); see the warnings above", file=sys.stderr)
