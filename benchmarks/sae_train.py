@@ -1,0 +1,123 @@
+"""SAE training throughput, in training tokens per second (higher is better).
+
+Lines printed (`name: ours X, reference Y, ratio Z`, ratio = ours / reference):
+
+- `sae_train store vs memory`: `train_sae` reading an on-disk activation store vs the same rows
+  in memory (`TensorSource`), same config (TopK k=32, d_in=320, d_sae=3200, batch 4096); goal >= 0.9.
+  The store is a float16 `plm_sae_nb.extract.ActivationStore` written from the same rows (a
+  minimal memmap stand-in only if extract is missing; said in the output).
+- `sae_train d_sae=N sparse vs dense`: our TopK training with sparse decode vs the dense path.
+- `sae_train vs saelens`: ours vs SAELens' `SAETrainer` + `TopKTrainingSAE` (k=32, d_in=320,
+  d_sae=10240, batch 4096, no activation normalisation, SAELens defaults otherwise) fed the same
+  in-memory activations through a `data_provider` iterator; goal >= 2. Needs `pip install sae-lens`
+  (the `bench` extra).
+
+Each number is one run of `--steps` optimisation steps (wall clock of the whole training call,
+setup included). Run: `python benchmarks/sae_train.py [--steps 10] [--threads N]`.
+"""
+from __future__ import annotations
+import argparse, json, tempfile, time
+from pathlib import Path
+import numpy as np, torch
+from plm_sae_nb.sae import SAEConfig, TensorSource, train_sae
+
+
+class MemmapStore:
+    "Minimal on-disk activation source (float16 memmap, like extract's default dtype): stand-in until ActivationStore exists."
+    def __init__(self, path, x=None):
+        self.path = Path(path)
+        if x is not None:
+            mm = np.lib.format.open_memmap(self.path, mode='w+', dtype=np.float16, shape=tuple(x.shape))
+            mm[:] = x.numpy().astype(np.float16); mm.flush(); del mm
+        self.mm = np.load(self.path, mmap_mode='r')
+        self.d_model = self.mm.shape[1]
+    def __len__(self): return self.mm.shape[0]
+    def batches(self, batch_size, shuffle=True, seed=0, start=0):
+        n = len(self)
+        if not shuffle:
+            for i in range(start*batch_size, n, batch_size): yield torch.from_numpy(self.mm[i:i+batch_size].astype(np.float32))
+            return
+        epoch, off = divmod(start*batch_size, n)
+        perm = np.random.default_rng([seed, epoch]).permutation(n)
+        while True:
+            idx, need = [], batch_size
+            while need:
+                take = perm[off:off+need]; idx.append(take); need -= len(take); off += len(take)
+                if off == n: epoch, off = epoch + 1, 0; perm = np.random.default_rng([seed, epoch]).permutation(n)
+            idx = np.concatenate(idx)
+            order = np.argsort(idx)  # read the rows in file order, then restore the shuffled order
+            rows = np.empty((batch_size, self.d_model), np.float32); rows[order] = self.mm[idx[order]]
+            yield torch.from_numpy(rows)
+    def stats(self):
+        s = s2 = 0; nrm = 0.0
+        for b in self.batches(65536, shuffle=False):
+            b = b.double(); s = s + b.sum(0); s2 = s2 + (b*b).sum(0); nrm += b.norm(dim=-1).sum().item()
+        mean = (s / len(self)).numpy()
+        return dict(mean=mean, var=np.maximum((s2 / len(self)).numpy() - mean**2, 0), mean_norm=nrm / len(self))
+
+
+def make_store(x:torch.Tensor, tmp:Path):
+    "An on-disk `extract.ActivationStore` (float16, as extract writes) holding the rows of `x`, as 256-residue 'proteins'."
+    try: from plm_sae_nb.extract import ActivationStore
+    except ImportError: return MemmapStore(tmp/'acts.npy', x), 'minimal float16 memmap store (extract.ActivationStore not available)'
+    st = ActivationStore.create(tmp/'store', d_model=x.shape[1], dtype='float16', model='benchmark', layer=0)
+    a = x.numpy()
+    for i in range(0, len(a), 256):
+        st.append(f'p{i}', a[i:i+256])
+        if (i // 256) % 64 == 63: st.commit()
+    st.commit(); st.write_config()
+    return ActivationStore(tmp/'store'), 'extract.ActivationStore (float16 shards on disk)'
+
+
+def tokens_per_s(cfg, src):
+    t = time.perf_counter(); train_sae(cfg, src, progress=False)
+    return cfg.n_steps * cfg.batch_size / (time.perf_counter() - t)
+
+
+def saelens_tokens_per_s(x, k, d_sae, batch, steps):
+    from sae_lens import SAETrainer, TopKTrainingSAE
+    from sae_lens.saes.topk_sae import TopKTrainingSAEConfig
+    from sae_lens.config import SAETrainerConfig
+    cfg = TopKTrainingSAEConfig(d_in=x.shape[1], d_sae=d_sae, k=k, normalize_activations='none', device='cpu', dtype='float32')
+    sae = TopKTrainingSAE(cfg)
+    g = torch.Generator().manual_seed(0)
+    def provider():
+        while True: yield x[torch.randint(len(x), (batch,), generator=g)]
+    tcfg = SAETrainerConfig(total_training_samples=steps*batch, train_batch_size_samples=batch, lr=4e-4, lr_end=4e-4, device='cpu')
+    t = time.perf_counter()
+    SAETrainer(tcfg, sae, provider()).fit()
+    return steps * batch / (time.perf_counter() - t)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--steps', type=int, default=10)
+    ap.add_argument('--threads', type=int, default=0, help='torch threads (0: torch default)')
+    ap.add_argument('--rows', type=int, default=131072)
+    ap.add_argument('--skip', default='', help='comma list of: store,dsae,saelens')
+    a = ap.parse_args()
+    if a.threads: torch.set_num_threads(a.threads)
+    skip = set(a.skip.split(','))
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, steps={a.steps}, batch 4096, d_in 320; one run each (machine may be shared)")
+    x = torch.randn(a.rows, 320, generator=torch.Generator().manual_seed(0)) * 0.5 + torch.randn(320, generator=torch.Generator().manual_seed(1))
+    mem = TensorSource(x)
+    base = dict(d_in=320, architecture='topk', k=32, batch_size=4096, steps=a.steps, lr=4e-4, log_every=a.steps)
+    if 'store' not in skip:
+        with tempfile.TemporaryDirectory() as tmp:
+            store, kind = make_store(x, Path(tmp))
+            cfg = SAEConfig(d_sae=3200, **base)
+            ours, ref = tokens_per_s(cfg, store), tokens_per_s(cfg, mem)
+            print(f"# store: {kind}")
+            print(f"sae_train store vs memory: ours {ours:,.0f}, reference {ref:,.0f}, ratio {ours/ref:.2f}")
+    if 'dsae' not in skip:
+        for d_sae in (1280, 3200, 10240):
+            sp = tokens_per_s(SAEConfig(d_sae=d_sae, sparse_decode=True, **base), mem)
+            de = tokens_per_s(SAEConfig(d_sae=d_sae, sparse_decode=False, **base), mem)
+            print(f"sae_train d_sae={d_sae} sparse vs dense: ours {sp:,.0f}, reference {de:,.0f}, ratio {sp/de:.2f}")
+    if 'saelens' not in skip:
+        ours = tokens_per_s(SAEConfig(d_sae=10240, normalize='none', **base), mem)
+        try: ref = saelens_tokens_per_s(x, 32, 10240, 4096, a.steps)
+        except ImportError as e: print(f"# SAELens not installed ({e}); pip install sae-lens"); return
+        print(f"sae_train vs saelens: ours {ours:,.0f}, reference {ref:,.0f}, ratio {ours/ref:.2f}")
+
+if __name__ == '__main__': main()
