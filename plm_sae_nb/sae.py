@@ -681,10 +681,11 @@ def train_sae(cfg:SAEConfig, # architecture and recipe (steps or tokens must be 
               progress:bool=True, # tqdm bar with live loss / L0 / dead %
               stop_at:int|None=None, # stop (with a checkpoint) after this step, as if interrupted
               callback=None, # callback(trainer, info) after every step (training-space SAE: trainer.sae)
+              trainer_cls=None, # a `_Trainer` subclass (or factory `(cfg, source)`) to use instead, e.g. `distributed`'s all-reducing trainer
              )->SAE:
     "Train an SAE on `source`; returns it in raw activation space (normalisation folded in), `.history` = metrics rows."
     import pandas as pd
-    tr = _Trainer(cfg, source)
+    tr = (trainer_cls or _Trainer)(cfg, source)
     out = Path(out_dir) if out_dir is not None else None
     ck = out/'checkpoint' if out is not None else None
     if out is not None and resume and (ck/'state.json').exists(): tr.load(ck)
