@@ -4,8 +4,7 @@ Lines printed (`name: ours X, reference Y, ratio Z`, ratio = ours / reference):
 
 - `sae_train store vs memory`: `train_sae` reading an on-disk activation store vs the same rows
   in memory (`TensorSource`), same config (TopK k=32, d_in=320, d_sae=3200, batch 4096); goal >= 0.9.
-  The store is a float16 `plm_sae_nb.extract.ActivationStore` written from the same rows (a
-  minimal memmap stand-in only if extract is missing; said in the output).
+  The store is a float16 `plm_sae_nb.extract.ActivationStore` written from the same rows.
 - `sae_train d_sae=N sparse vs dense`: our TopK training with sparse decode vs the dense path.
 - `sae_train vs saelens`: ours vs SAELens' `SAETrainer` + `TopKTrainingSAE` (k=32, d_in=320,
   d_sae=10240, batch 4096, no activation normalisation, SAELens defaults otherwise) fed the same
@@ -16,50 +15,15 @@ Each number is one run of `--steps` optimisation steps (wall clock of the whole 
 setup included). Run: `python benchmarks/sae_train.py [--steps 10] [--threads N]`.
 """
 from __future__ import annotations
-import argparse, json, tempfile, time
+import argparse, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from plm_sae_nb.sae import SAEConfig, TensorSource, train_sae
-
-
-class MemmapStore:
-    "Minimal on-disk activation source (float16 memmap, like extract's default dtype): stand-in until ActivationStore exists."
-    def __init__(self, path, x=None):
-        self.path = Path(path)
-        if x is not None:
-            mm = np.lib.format.open_memmap(self.path, mode='w+', dtype=np.float16, shape=tuple(x.shape))
-            mm[:] = x.numpy().astype(np.float16); mm.flush(); del mm
-        self.mm = np.load(self.path, mmap_mode='r')
-        self.d_model = self.mm.shape[1]
-    def __len__(self): return self.mm.shape[0]
-    def batches(self, batch_size, shuffle=True, seed=0, start=0):
-        n = len(self)
-        if not shuffle:
-            for i in range(start*batch_size, n, batch_size): yield torch.from_numpy(self.mm[i:i+batch_size].astype(np.float32))
-            return
-        epoch, off = divmod(start*batch_size, n)
-        perm = np.random.default_rng([seed, epoch]).permutation(n)
-        while True:
-            idx, need = [], batch_size
-            while need:
-                take = perm[off:off+need]; idx.append(take); need -= len(take); off += len(take)
-                if off == n: epoch, off = epoch + 1, 0; perm = np.random.default_rng([seed, epoch]).permutation(n)
-            idx = np.concatenate(idx)
-            order = np.argsort(idx)  # read the rows in file order, then restore the shuffled order
-            rows = np.empty((batch_size, self.d_model), np.float32); rows[order] = self.mm[idx[order]]
-            yield torch.from_numpy(rows)
-    def stats(self):
-        s = s2 = 0; nrm = 0.0
-        for b in self.batches(65536, shuffle=False):
-            b = b.double(); s = s + b.sum(0); s2 = s2 + (b*b).sum(0); nrm += b.norm(dim=-1).sum().item()
-        mean = (s / len(self)).numpy()
-        return dict(mean=mean, var=np.maximum((s2 / len(self)).numpy() - mean**2, 0), mean_norm=nrm / len(self))
+from plm_sae_nb.extract import ActivationStore
 
 
 def make_store(x:torch.Tensor, tmp:Path):
     "An on-disk `extract.ActivationStore` (float16, as extract writes) holding the rows of `x`, as 256-residue 'proteins'."
-    try: from plm_sae_nb.extract import ActivationStore
-    except ImportError: return MemmapStore(tmp/'acts.npy', x), 'minimal float16 memmap store (extract.ActivationStore not available)'
     st = ActivationStore.create(tmp/'store', d_model=x.shape[1], dtype='float16', model='benchmark', layer=0)
     a = x.numpy()
     for i in range(0, len(a), 256):

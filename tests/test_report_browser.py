@@ -51,6 +51,15 @@ def test_report_screenshot(tmp_path):
     dark = (img.sum(-1) < 200)
     assert dark[:300].mean() > 0.005, 'no text in the top of the page: the summary did not render'
     assert (img.std(axis=(0, 1)) > 5).all(), 'blank screenshot'
+    # the DOM after the scripts ran: summary table present, the inlined 3Dmol.js drew a canvas into the viewer
+    flags = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update',
+             '--disable-sync', f'--user-data-dir={tempfile.mkdtemp()}', '--enable-unsafe-swiftshader', '--use-angle=swiftshader',
+             '--virtual-time-budget=5000', '--dump-dom', out.as_uri()]
+    dom = subprocess.run([exe, *flags], capture_output=True, text=True, timeout=120).stdout
+    assert '<section id="summary">' in dom and '<th>proteins</th><td>12</td>' in dom
+    import re
+    m = re.search(r'<div id="view1"[^>]*>(.*?)</div>', dom, re.S)
+    assert m and '<canvas' in m.group(1), 'the 3D viewer did not create a canvas (3Dmol.js not loaded?)'
 
 def test_3d_view_renders(tmp_path):
     exe = _chromium()
