@@ -80,6 +80,10 @@ def clean_proteins(proteins:list, # `Protein`s (or `(id, sequence)` pairs)
     return out
 
 # %% ../nbs/00_data.ipynb #af891d2b
+def _umask()->int:
+    "The process umask (read by setting and restoring it)."
+    m = os.umask(0); os.umask(m); return m
+
 @contextlib.contextmanager
 def atomic_open(path, # file to (over)write; gzip-compressed when it ends in .gz
                 binary:bool=False, # yield a binary handle instead of a UTF-8 text one
@@ -88,6 +92,7 @@ def atomic_open(path, # file to (over)write; gzip-compressed when it ends in .gz
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.part')
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files: give the mode a plain open() would
         with open(fd, 'wb') as raw:
             gz = gzip.GzipFile(fileobj=raw, mode='wb', mtime=0, filename='') if path.name.endswith('.gz') else None
             stream = gz if gz is not None else raw
