@@ -657,6 +657,7 @@ def step_extract(cfg, rd, ctx)->dict:
     tmp = rd.tmp_dir('activations', resume=True) # the store resumes a killed extraction; the same name on every rank
     dist_extract(model, alphabet, prots, e['layer'], tmp, info=info, **_kwargs_for(extract, {'max_tokens': e['max_tokens'], 'dtype': getattr(torch, e['dtype']),
                                                                           'model_name': cfg['model']['name'], 'progress': True}))
+    barrier(info) # every rank has opened the merged store before rank 0 moves it into place
     if info is None or info.is_main: rd.commit_dir(tmp, 'activations')
     barrier(info)
     store = _ctx_store(rd, ctx)
