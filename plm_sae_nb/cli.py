@@ -15,11 +15,11 @@ except ModuleNotFoundError: # Python 3.10: the `tomli` backport has the same API
 
 # %% auto #0
 __all__ = ['DEFAULT_CONFIG', 'STEPS', 'STEP_SECTIONS', 'STEP_OUTPUTS', 'CHOICES', 'ESM2_NAMES', 'ESM2_LAYERS', 'STEP_FUNCS',
-           'RANDOM_NOTICE', 'SUBCOMMANDS', 'EXAMPLES', 'OPTION_KEYS', 'COMMAND_STEPS', 'SUCCESS', 'ConfigError',
-           'RunDirError', 'load_config_file', 'to_toml', 'check_model_name', 'resolve_config', 'apply_overrides',
-           'atomic_write', 'config_diff', 'RunDir', 'run_steps', 'load_model', 'format_summary', 'make_parser',
-           'demo_config', 'main', 'step_data', 'step_extract', 'step_train', 'step_enrich', 'latent_max', 'step_steer',
-           'step_report']
+           'DIST_STEPS', 'RANDOM_NOTICE', 'SUBCOMMANDS', 'EXAMPLES', 'OPTION_KEYS', 'COMMAND_STEPS', 'SUCCESS',
+           'ConfigError', 'RunDirError', 'load_config_file', 'to_toml', 'check_model_name', 'resolve_config',
+           'apply_overrides', 'atomic_write', 'config_diff', 'RunDir', 'run_steps', 'load_model', 'format_summary',
+           'make_parser', 'demo_config', 'main', 'step_data', 'step_extract', 'step_train', 'step_enrich', 'latent_max',
+           'step_steer', 'step_report']
 
 # %% ../nbs/08_cli.ipynb #25847f63
 DEFAULT_CONFIG = {
@@ -324,6 +324,13 @@ class RunDir:
 
 # %% ../nbs/08_cli.ipynb #d093e71e
 STEP_FUNCS = {} # step name -> fn(cfg, run_dir, ctx) -> summary dict; filled below
+DIST_STEPS = ('extract', 'train') # under torchrun every rank runs these; the other steps run on rank 0 only
+
+def _barrier(info):
+    "Wait for every rank under torchrun (`info`: a `distributed.DistInfo`); nothing in a single process."
+    if info is not None and info.world_size > 1:
+        from plm_sae_nb.distributed import barrier
+        barrier(info)
 
 def _log(msg, quiet=False):
     if not quiet: print(msg, file=sys.stderr, flush=True)
@@ -334,14 +341,17 @@ def run_steps(cfg:dict, # complete config (`resolve_config`)
               force:bool=False, # allow replacing a run made with a different config
               quiet:bool=False, # no progress messages
               funcs:dict|None=None, # step implementations (default `STEP_FUNCS`); tests pass toy ones
+              info=None, # `distributed.DistInfo` under torchrun: rank 0 writes the run directory, every rank runs `DIST_STEPS`
              )->list[dict]:
     "Run `steps` of `cfg` in run directory `out`, skipping complete ones; one report dict per step."
     funcs = STEP_FUNCS if funcs is None else funcs
     bad = [s for s in steps if s not in STEPS]
     if bad: raise ValueError(f"unknown step {bad[0]!r}; steps are {', '.join(STEPS)}")
-    rd = RunDir(out)
-    rd.open(cfg, force=force)
-    reports, ctx = [], {}
+    rd, main = RunDir(out), info is None or info.is_main
+    quiet = quiet or not main
+    if main: rd.open(cfg, force=force)
+    _barrier(info)
+    reports, ctx = [], {'dist': info}
     for step in STEPS:
         if step not in steps: continue
         if rd.is_complete(step, cfg):
@@ -353,15 +363,18 @@ def run_steps(cfg:dict, # complete config (`resolve_config`)
         if i > 0 and STEPS[i-1] not in steps and not rd.is_complete(STEPS[i-1], cfg):
             raise RunDirError(f"step {step!r} needs step {STEPS[i-1]!r}, which is not complete in {rd.path} with this config: run it first (or `plm-sae-nb run`)")
         _log(f"[{step}] running…", quiet)
-        for o in STEP_OUTPUTS[step]: # stale outputs without a record; partial `.tmp` work of the same config is kept for resuming
+        for o in STEP_OUTPUTS[step] if main else (): # stale outputs without a record; partial `.tmp` work of the same config is kept for resuming
             if (rd/o).is_dir(): shutil.rmtree(rd/o)
             elif (rd/o).exists(): (rd/o).unlink()
+        _barrier(info)
         t0 = time.perf_counter()
-        summary = funcs[step](cfg, rd, ctx) or {}
+        summary = (funcs[step](cfg, rd, ctx) if main or step in DIST_STEPS else {}) or {}
         dt = time.perf_counter() - t0
-        missing = [o for o in STEP_OUTPUTS[step] if not (rd/o).exists()]
-        if missing: raise RuntimeError(f"step {step!r} finished without writing {missing} in {rd.path}")
-        rd.complete(step, cfg, summary, dt)
+        if main:
+            missing = [o for o in STEP_OUTPUTS[step] if not (rd/o).exists()]
+            if missing: raise RuntimeError(f"step {step!r} finished without writing {missing} in {rd.path}")
+            rd.complete(step, cfg, summary, dt)
+        _barrier(info) # the other ranks see the step complete (or read its outputs) only after rank 0 wrote them
         reports.append(dict(step=step, status='ran', seconds=dt, summary=summary))
     return reports
 
@@ -601,12 +614,16 @@ def main(argv:list|None=None # arguments (default: `sys.argv[1:]`)
         if args.threads:
             import torch
             torch.set_num_threads(args.threads)
-        reports = run_steps(cfg, args.out, steps=steps, force=getattr(args, 'force', False), quiet=args.quiet)
+        info = None
+        if args.command in ('extract', 'train', 'run', 'demo'): # under torchrun: join the process group (a no-op in a single process)
+            from plm_sae_nb.distributed import init_distributed
+            info = init_distributed()
+        reports = run_steps(cfg, args.out, steps=steps, force=getattr(args, 'force', False), quiet=args.quiet, info=info)
     except (ConfigError, RunDirError, FileNotFoundError, ValueError) as e:
         if os.environ.get('PLM_SAE_NB_DEBUG'): raise
         print(f"plm-sae-nb {args.command}: error: {e}", file=sys.stderr)
         return 2
-    print(format_summary(reports, args.out))
+    if info is None or info.is_main: print(format_summary(reports, args.out))
     return 0
 
 # %% ../nbs/08_cli.ipynb #788e9215
@@ -633,12 +650,16 @@ def step_extract(cfg, rd, ctx)->dict:
     "ESM-2 activations of `cfg['extract']['layer']` → `activations/`."
     import torch
     from plm_sae_nb.extract import extract
+    from plm_sae_nb.distributed import dist_extract, barrier
+    info = ctx.get('dist')
     model, alphabet, weights = ctx['model'] = load_model(cfg)
     e, prots = cfg['extract'], _ctx_proteins(rd, ctx)
-    tmp = rd.tmp_dir('activations', resume=True) # the store resumes a killed extraction
-    extract(model, alphabet, prots, e['layer'], tmp, **_kwargs_for(extract, {'max_tokens': e['max_tokens'], 'dtype': getattr(torch, e['dtype']),
+    tmp = rd.tmp_dir('activations', resume=True) # the store resumes a killed extraction; the same name on every rank
+    dist_extract(model, alphabet, prots, e['layer'], tmp, info=info, **_kwargs_for(extract, {'max_tokens': e['max_tokens'], 'dtype': getattr(torch, e['dtype']),
                                                                           'model_name': cfg['model']['name'], 'progress': True}))
-    rd.commit_dir(tmp, 'activations')
+    barrier(info) # every rank has opened the merged store before rank 0 moves it into place
+    if info is None or info.is_main: rd.commit_dir(tmp, 'activations')
+    barrier(info)
     store = _ctx_store(rd, ctx)
     w = 'pretrained' if weights == 'pretrained' else 'RANDOM-INIT'
     return dict(line=f"{cfg['model']['name']} ({w} weights) layer {e['layer']}: {len(store):,} residue rows × {store.d_model}",
@@ -647,14 +668,19 @@ def step_extract(cfg, rd, ctx)->dict:
 def step_train(cfg, rd, ctx)->dict:
     "Train the SAE of `cfg['sae']` on the activations → `sae/` (weights, config, metrics.json)."
     import torch
-    from plm_sae_nb.sae import SAEConfig, train_sae, save_sae, sae_metrics, spliced_metrics
+    from plm_sae_nb.sae import SAEConfig, save_sae, sae_metrics, spliced_metrics
+    from plm_sae_nb.distributed import dist_train, barrier
+    info = ctx.get('dist')
     s = {k:v for k,v in cfg['sae'].items() if k != 'metric_proteins' and v is not None}
     s.setdefault('seed', cfg['seed'])
     store = _ctx_store(rd, ctx)
     _seed_all(cfg['seed'])
     sae_cfg = SAEConfig(d_in=store.d_model, **s)
     tmp = rd.tmp_dir('sae', resume=True) # train_sae resumes from its checkpoint after an interruption
-    sae = train_sae(sae_cfg, store, out_dir=tmp).eval()
+    sae = ctx['sae'] = dist_train(sae_cfg, store, out_dir=tmp, info=info).eval() # every rank; rank 0 writes `tmp`
+    if info is not None and not info.is_main:
+        barrier(info)
+        return {}
     save_sae(sae, tmp)
     if (tmp/'checkpoint').is_dir(): shutil.rmtree(tmp/'checkpoint') # optimiser state: only needed to resume
     x = torch.from_numpy(store.rows(0, min(len(store), 20_000)))
@@ -664,7 +690,7 @@ def step_train(cfg, rd, ctx)->dict:
     with torch.no_grad(): m.update({f"spliced_{k}": float(v) for k,v in spliced_metrics(model, alphabet, sae, cfg['extract']['layer'], prots).items() if isinstance(v, (int, float))})
     atomic_write(tmp/'metrics.json', json.dumps(m, indent=2) + '\n')
     rd.commit_dir(tmp, 'sae')
-    ctx['sae'] = sae
+    barrier(info)
     pick = {k: m[k] for k in ('l0', 'fvu', 'dead_frac', 'spliced_delta_ce', 'spliced_loss_recovered') if k in m}
     return dict(line=f"{sae_cfg.architecture} SAE, {sae.cfg.d_sae:,} latents: " + ', '.join(f"{k} {_fmt(v)}" for k,v in pick.items()),
                 d_sae=sae.cfg.d_sae, **pick)
