@@ -8,7 +8,7 @@ import contextlib, math, re
 import numpy as np, pandas as pd, torch
 from torch import nn, Tensor
 from tqdm.auto import tqdm
-from .data import STANDARD_AA, ESM_AA
+from .data import STANDARD_AA, ESM_AA, KYTE_DOOLITTLE as KD20
 from .extract import edit_residual
 from .enrichment import bh_qvalues
 
@@ -245,9 +245,9 @@ def motif_hit_rate(seqs:list[str], # sequences
     return sum(rx.search(s) is not None for s in seqs) / len(seqs)
 
 # %% ../nbs/04_steering.ipynb #35388955
-KYTE_DOOLITTLE = dict(A=1.8, R=-4.5, N=-3.5, D=-3.5, C=2.5, Q=-3.5, E=-3.5, G=-0.4, H=-3.2, I=4.5,
-                      L=3.8, K=-3.9, M=1.9, F=2.8, P=-1.6, S=-0.8, T=-0.7, W=-0.9, Y=-1.3, V=4.2,
-                      B=-3.5, Z=-3.5, U=2.5, O=-3.9, X=0.0)
+# the 20-residue scale lives in `data` (the planted TM helices use it); here the ESM alphabet's extra codes:
+# B/Z as D/N and E/Q (-3.5), U as C, O as K, X neutral
+KYTE_DOOLITTLE = {**KD20, **dict(B=-3.5, Z=-3.5, U=2.5, O=-3.9, X=0.0)}
 
 def hydropathy(seq:str, # protein sequence
                window:int=19, # sliding window length (Kyte & Doolittle's choice for TM helices)
