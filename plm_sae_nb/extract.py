@@ -11,7 +11,7 @@ import torch, esm
 import torch.nn.functional as F
 from torch import nn, Tensor
 from tqdm.auto import tqdm
-from .data import Protein, ESM_AA, validate_sequence
+from .data import Protein, ESM_AA, validate_sequence, atomic_open
 
 # %% auto #0
 __all__ = ['ESM2_ARCHS', 'ESM_URL', 'random_esm', 'edit_residual', 'load_esm', 'esm2_forward', 'ActivationStore',
@@ -184,10 +184,8 @@ def _np_dtype(dtype)->str:
     return name
 
 def _write_json(path:Path, obj):
-    "Atomic JSON write: temp file, fsync, rename."
-    tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
-    with open(tmp, 'w') as f: json.dump(obj, f, indent=1); f.flush(); os.fsync(f.fileno())
-    os.replace(tmp, path)
+    "Atomic JSON write (`data.atomic_open`: temp file, fsync, rename)."
+    with atomic_open(path) as f: json.dump(obj, f, indent=1)
 
 def _merge_stats(parts):
     "Chan et al. parallel merge of (n, mean, M2, norm_sum) parts."
@@ -293,7 +291,7 @@ class ActivationStore:
         f = self.path/'index.jsonl'
         if f.exists() and f.stat().st_size != self._index_bytes:  # drop a half-written last commit
             with open(f, 'r+b') as fh: fh.truncate(self._index_bytes); fh.flush(); os.fsync(fh.fileno())
-        for t in list(self.path.glob('.*.tmp*')) + list((self.path/'shards').glob('.*.tmp*')): t.unlink(missing_ok=True)
+        for t in [*self.path.glob('.*.tmp*'), *self.path.glob('.*.part'), *(self.path/'shards').glob('.*.tmp*')]: t.unlink(missing_ok=True)
         self._mm, self._writable = {}, True
         self._hash, self._parts = hashlib.sha256(), []
 

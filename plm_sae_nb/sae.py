@@ -14,6 +14,7 @@ from torch import nn, Tensor
 from tqdm.auto import tqdm
 from safetensors import SafetensorError
 from safetensors.torch import save_file, load_file
+from .data import atomic_open
 from .extract import edit_residual
 
 # %% auto #0
@@ -111,9 +112,7 @@ class SAEConfig:
         return cls.from_dict(d, src)
 
 def _atomic_write_text(path:Path, text:str):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f'.tmp{os.getpid()}')
-    tmp.write_text(text); os.replace(tmp, path)
+    with atomic_open(path) as f: f.write(text)
 
 # %% ../nbs/02_sae.ipynb #768b1dee
 _DTYPES = {'float32': torch.float32, 'float64': torch.float64, 'bfloat16': torch.bfloat16, 'float16': torch.float16}
@@ -724,10 +723,8 @@ def train_sae(cfg:SAEConfig, # architecture and recipe (steps or tokens must be 
 def _save_run(tr:_Trainer, out:Path, history:list):
     tr.save(out/'checkpoint')
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out/f'metrics.csv.tmp{os.getpid()}'
-    with open(tmp, 'w', newline='') as f:
+    with atomic_open(out/'metrics.csv') as f:
         w = csv.DictWriter(f, fieldnames=_CSV_COLS); w.writeheader(); w.writerows(history)
-    os.replace(tmp, out/'metrics.csv')
 
 # %% ../nbs/02_sae.ipynb #62206fab
 def planted_activations(n:int=20_000, # rows
