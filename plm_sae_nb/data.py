@@ -15,7 +15,7 @@ __all__ = ['STANDARD_AA', 'ESM_AA', 'PAIR_TYPES', 'PAPER_CONCEPTS', 'SWISSPROT_A
            'SEQUON_REGEX', 'UNIPROT_REST', 'UNIPROT_FEATURE_FIELDS', 'UNIPROT_FIELDS', 'UNIPROT_LABELS', 'Protein',
            'validate_sequence', 'clean_proteins', 'atomic_open', 'open_text', 'read_fasta', 'write_fasta', 'Feature',
            'parse_features', 'format_features', 'concept_predicate', 'SparseLabels', 'residue_index', 'label_matrix',
-           'truncated_lognormal_cdf', 'planted_dataset', 'save_proteins', 'load_proteins', 'UniProtError',
+           'truncated_lognormal_cdf', 'planted_dataset', 'save_proteins', 'load_proteins', 'UniProtError', 'cache_root',
            'uniprot_cache_path', 'uniprot_tsv', 'uniprot_proteins']
 
 # %% ../nbs/00_data.ipynb #b8bd3c51
@@ -655,8 +655,12 @@ UNIPROT_LABELS = dict( # TSV column label of each return field, as UniProt write
 class UniProtError(RuntimeError):
     "A UniProt request failed, or its answer was truncated or malformed."
 
+def cache_root()->Path:
+    "The library's download cache: `$PLM_SAE_NB_CACHE`, else `~/.cache/plm_sae_nb` (UniProt pages, AlphaFold models…)."
+    return Path(os.environ.get('PLM_SAE_NB_CACHE') or Path.home()/'.cache'/'plm_sae_nb')
+
 def _cache_dir(cache_dir=None)->Path:
-    return Path(cache_dir or os.environ.get('PLM_SAE_NB_CACHE') or Path.home()/'.cache'/'plm_sae_nb')/'uniprot'
+    return (Path(cache_dir) if cache_dir else cache_root())/'uniprot'
 
 def uniprot_cache_path(query:str, fields:list=UNIPROT_FIELDS, cache_dir=None)->Path:
     "The cache file of a query: a hash of the query and the fields."

@@ -13,7 +13,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib import colors as mcolors
 import scipy.sparse as sp
-from .data import STANDARD_AA, SWISSPROT_AA_FREQ, atomic_open
+from .data import STANDARD_AA, SWISSPROT_AA_FREQ, atomic_open, cache_root
 from .enrichment import best_latents, summarize, top_examples
 
 # %% auto #0
@@ -492,14 +492,12 @@ ALPHAFOLD_URL = 'https://alphafold.ebi.ac.uk'
 _ACC_RE = re.compile(r'^([OPQ][0-9][A-Z0-9]{3}[0-9]|[A-NR-Z][0-9]([A-Z][A-Z0-9]{2}[0-9]){1,2})$')
 
 def _atomic_write(path:Path, data:bytes|str):
-    "Write `data` to `path` atomically (`data.atomic_open`), world-readable like a normal file."
+    "Write `data` (bytes or text) to `path` atomically with `data.atomic_open` (which gives a plain open()'s permissions)."
     with atomic_open(path, binary=True) as f: f.write(data.encode() if isinstance(data, str) else data)
-    os.chmod(path, 0o644)
 
 def _cache_dir(cache_dir=None)->Path:
     if cache_dir is not None: return Path(cache_dir)
-    root = os.environ.get('PLM_SAE_NB_CACHE')
-    return (Path(root) if root else Path.home()/'.cache'/'plm_sae_nb')/'alphafold'
+    return cache_root()/'alphafold'
 
 def _get(url:str, timeout:float)->bytes:
     with urllib.request.urlopen(url, timeout=timeout) as r: return r.read()
