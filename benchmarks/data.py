@@ -1,4 +1,4 @@
-"""Benchmarks of `plm_sae_nb.data` (seconds, best of 3, one process).
+"""Benchmarks of `planted_dataset` and `label_matrix` (seconds, best of 3, one process).
 
 - planted_dataset_1000: `planted_dataset(1000)`; reference = the 1.0 s budget of CONTRACTS.md.
 - label_matrix_5000: `label_matrix` of 5,000 planted proteins (~1.5 M residues, 4 concepts, bool);
@@ -7,7 +7,8 @@
 """
 import time
 import numpy as np, pandas as pd
-from plm_sae_nb.data import planted_dataset, label_matrix, residue_index
+from plm_sae_nb.planted import planted_dataset
+from plm_sae_nb.uniprot import label_matrix, residue_index
 
 def best(fn, n=3):
     ts = []

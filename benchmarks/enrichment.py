@@ -1,4 +1,4 @@
-"""Benchmark `plm_sae_nb.enrichment.enrichment` (seconds, wall clock, one run each).
+"""Benchmark `plm_sae_nb.enrichment` (seconds, wall clock, one run each).
 
 1. `enrichment vs loop`: 3,200 latents × 12 concepts × 3 absolute thresholds (0.01, 0.1, 1) on 200k residues
    (synthetic sparse latents, L0 ≈ 18) against a per-latent pandas loop in the style of the paper's code
@@ -15,7 +15,7 @@ Usage: python benchmarks/enrichment.py [--residues 200000] [--latents 3200] [--i
 import argparse, importlib, os, sys, time, tracemalloc, types
 import numpy as np, pandas as pd
 from scipy import sparse
-from plm_sae_nb.enrichment import enrichment, INTERPLM_AA_LEVEL
+from plm_sae_nb.enrich import enrichment, INTERPLM_AA_LEVEL
 
 CONCEPTS = ['helix', 'strand', 'turn', 'intramem', 'disulfid', 'act_site', 'carbohyd', 'transmem', 'zn_fing',
             'topo_dom', 'region', 'binding']

@@ -1,4 +1,4 @@
-"""Extraction throughput, residues/s: `plm_sae_nb.extract.extract` vs (a) the authors' per-sequence loop and (b) bare forward passes.
+"""Extraction throughput, residues/s: `plm_sae_nb.extract` vs (a) the authors' per-sequence loop and (b) bare forward passes.
 
 Random-init `esm2_t6_8M_UR50D` (the paper's architecture), layer 4, 400 proteins whose lengths follow a
 Swiss-Prot-like log-normal (median 300, mean ~350 residues), cut at 1,022 residues so that all three
@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np, torch
 
 clock = time.perf_counter  # --cpu_time: time.process_time (this process's CPU seconds, robust to other jobs on a shared machine; use with --threads 1)
-from plm_sae_nb.extract import random_esm, extract, esm2_forward, default_max_tokens, _plan
+from plm_sae_nb.esm import random_esm, esm2_forward
+from plm_sae_nb.extractor import extract, default_max_tokens, _plan
 
 def proteins(n, seed=0):
     rng = np.random.default_rng(seed); AA = np.array(list('ACDEFGHIKLMNPQRSTVWY'))

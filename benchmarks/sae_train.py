@@ -4,7 +4,7 @@ Lines printed (`name: ours X, reference Y, ratio Z`, ratio = ours / reference):
 
 - `sae_train store vs memory`: `train_sae` reading an on-disk activation store vs the same rows
   in memory (`TensorSource`), same config (TopK k=32, d_in=320, d_sae=3200, batch 4096); goal >= 0.9.
-  The store is a float16 `plm_sae_nb.extract.ActivationStore` written from the same rows.
+  The store is a float16 `plm_sae_nb.ActivationStore` written from the same rows.
 - `sae_train d_sae=N sparse vs dense`: our TopK training with sparse decode vs the dense path.
 - `sae_train vs saelens`: ours vs SAELens' `SAETrainer` + `TopKTrainingSAE` (k=32, d_in=320,
   d_sae=10240, batch 4096, no activation normalisation, SAELens defaults otherwise) fed the same
@@ -18,8 +18,9 @@ from __future__ import annotations
 import argparse, tempfile, time
 from pathlib import Path
 import numpy as np, torch
-from plm_sae_nb.sae import SAEConfig, TensorSource, train_sae
-from plm_sae_nb.extract import ActivationStore
+from plm_sae_nb.sae import SAEConfig
+from plm_sae_nb.train import TensorSource, train_sae
+from plm_sae_nb.store import ActivationStore
 
 
 def make_store(x:torch.Tensor, tmp:Path):

@@ -24,8 +24,8 @@ WORKER = textwrap.dedent('''
     import torch; torch.set_num_threads(1)
     import torch.distributed as dist
     from pathlib import Path
-    from plm_sae_nb.data import load_proteins
-    from plm_sae_nb.extract import random_esm
+    from plm_sae_nb.uniprot import load_proteins
+    from plm_sae_nb.esm import random_esm
     from plm_sae_nb.distributed import init_distributed, dist_extract
     tmp, nproc = Path(sys.argv[1]), int(sys.argv[2])
     info = init_distributed()
@@ -52,9 +52,12 @@ def hours(residues, rate): return residues / rate / 3600
 
 if __name__ == '__main__':
     import torch; torch.set_num_threads(1)
-    from plm_sae_nb.data import Protein, save_proteins
-    from plm_sae_nb.extract import random_esm, ActivationStore
-    from plm_sae_nb.sae import SAEConfig, train_sae
+    from plm_sae_nb.core import Protein
+    from plm_sae_nb.uniprot import save_proteins
+    from plm_sae_nb.esm import random_esm
+    from plm_sae_nb.store import ActivationStore
+    from plm_sae_nb.sae import SAEConfig
+    from plm_sae_nb.train import train_sae
     from plm_sae_nb.distributed import LiveSource
     rng = np.random.default_rng(0); AA = np.array(list('ACDEFGHIKLMNPQRSTVWY'))
     L = np.clip(rng.lognormal(5.6, 0.55, 100), 30, 1022).astype(int)

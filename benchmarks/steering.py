@@ -9,7 +9,7 @@
 import time, torch
 from torch import nn
 from types import SimpleNamespace
-from plm_sae_nb.extract import random_esm
+from plm_sae_nb.esm import random_esm
 from plm_sae_nb.steering import generate, steer
 
 class ReluSAE(nn.Module):

@@ -1,5 +1,5 @@
 """TwoNN on 10,000 points × 320 dims (a 5-sphere, the ESM-2 8M width): wall seconds of one estimate,
-`plm_sae_nb.layers.twonn` (chunked float64 torch neighbour search, exact re-ranking) against
+`plm_sae_nb.twonn` (chunked float64 torch neighbour search, exact re-ranking) against
 `skdim.id.TwoNN` (scikit-learn pairwise_distances_chunked + full row sort), same points, best of 2.
 Also the estimates themselves, which must agree. Run: `python benchmarks/twonn.py` (threads: as set
 by OMP_NUM_THREADS / torch defaults; say which when reporting)."""

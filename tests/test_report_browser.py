@@ -26,8 +26,9 @@ def _shot(exe, url, png, size, extra=()):
     return np.asarray(Image.open(png).convert('RGB')).astype(int)
 
 def _run():
-    from plm_sae_nb.data import Protein
-    from plm_sae_nb.viz import planted_run, toy_structure
+    from plm_sae_nb.core import Protein
+    from plm_sae_nb.results import planted_run
+    from plm_sae_nb.structure import toy_structure
     zf = 'CPECGKSFSQKSNLQKHQRTH'
     rng = np.random.default_rng(0); aa = np.array(list('ACDEFGHIKLMNPQRSTVWY'))
     prots = []
@@ -43,7 +44,7 @@ def _run():
 
 def test_report_screenshot(tmp_path):
     exe = _chromium()
-    from plm_sae_nb.viz import report
+    from plm_sae_nb.results import report
     run = _run()
     out = report(run, tmp_path/'report.html', title='browser test report')
     img = _shot(exe, out.as_uri(), tmp_path/'report.png', (1000, 800))
@@ -63,7 +64,7 @@ def test_report_screenshot(tmp_path):
 
 def test_3d_view_renders(tmp_path):
     exe = _chromium()
-    from plm_sae_nb.viz import color_structure, parse_structure, toy_structure, viewer_html
+    from plm_sae_nb.structure import color_structure, parse_structure, toy_structure, viewer_html
     seq = 'MKTCPECGKSFSQKSNLQKHQRTHAALLKKGGEEVVRRTTYYWWPPAAD'
     vals = np.zeros(len(seq)); vals[3:24] = 3.0
     pdb = color_structure(parse_structure(toy_structure(seq)), seq, vals)
@@ -78,7 +79,7 @@ def test_3d_view_renders(tmp_path):
     assert grey.sum() > 50, f'no grey (inactive) residues drawn: {grey.sum()} px'
 
 def test_3dmol_is_package_data():
-    from plm_sae_nb.viz import STATIC, threedmol_js
+    from plm_sae_nb.structure import STATIC, threedmol_js
     assert (STATIC/'3Dmol-LICENSE.txt').exists()
     js = threedmol_js()
     assert '$3Dmol' in js or '3Dmol' in js[:2000]
@@ -92,7 +93,7 @@ def test_3dmol_ships_with_install(tmp_path):
     subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', '--no-build-isolation', '--target', str(target), str(root)],
                    check=True, capture_output=True, cwd=tmp_path)
     for f in ('3Dmol-min.js', '3Dmol-LICENSE.txt'): assert (target/'plm_sae_nb'/'static'/f).exists(), f
-    code = 'import plm_sae_nb.viz as v; print(v.STATIC); print(len(v.threedmol_js()))'
+    code = 'import plm_sae_nb.structure as v; print(v.STATIC); print(len(v.threedmol_js()))'
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True, cwd=tmp_path,
                          env={**os.environ, 'PYTHONPATH': str(target), 'MPLBACKEND': 'Agg'}).stdout.split()
     assert out[0].startswith(str(target)) and int(out[1]) > 300_000, out

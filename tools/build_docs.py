@@ -21,7 +21,7 @@ What it does:
 Notebooks are rendered with the outputs saved in them (no execution) unless `--execute NAME...`
 names notebooks to run during the build (the tutorial's offline path takes a minute or two).
 
-Usage: python tools/build_docs.py [--out _book] [--execute 10_tutorial]
+Usage: python tools/build_docs.py [--out _book] [--execute 19_tutorial]
 The site is `<out>/_build/html/index.html`.
 """
 from __future__ import annotations
