@@ -8,7 +8,8 @@
 import time
 import numpy as np, pandas as pd
 from plm_sae_nb.planted import planted_dataset
-from plm_sae_nb.uniprot import label_matrix, residue_index
+from plm_sae_nb.core import residue_index
+from plm_sae_nb.uniprot import label_matrix
 
 def best(fn, n=3):
     ts = []

@@ -11,8 +11,8 @@ import numpy as np, pandas as pd
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['STANDARD_AA', 'ESM_AA', 'Protein', 'validate_sequence', 'clean_proteins', 'atomic_open', 'open_text', 'read_fasta',
-           'write_fasta']
+__all__ = ['STANDARD_AA', 'ESM_AA', 'Protein', 'validate_sequence', 'as_pairs', 'residue_index', 'clean_proteins', 'atomic_open',
+           'open_text', 'atomic_write', 'cache_root', 'read_fasta', 'write_fasta']
 
 # %% ../nbs/00_core.ipynb #b8bd3c51
 @dataclass
@@ -39,6 +39,36 @@ def validate_sequence(seq:str, # amino-acid sequence
             hint = ' (lower case: use seq.upper())' if c.upper() in _ESM_SET else ''
             raise ValueError(f"protein {id!r}: invalid residue {c!r} at position {i} (0-based); allowed: {ESM_AA}{hint}")
     return seq
+
+# %% ../nbs/00_core.ipynb #5ea22649
+def as_pairs(proteins, # `Protein`s or `(id, sequence)` pairs
+             what:str='', # the caller's name, to prefix error messages
+            )->list[tuple[str, str]]:
+    "Validated `(id, sequence)` pairs with unique ids, from `Protein`s or pairs."
+    pre, out, seen = f'{what}: ' if what else '', [], {}
+    for i, p in enumerate(proteins):
+        if isinstance(p, Protein): pid, seq = p.id, p.sequence
+        else:
+            try: pid, seq = p
+            except (TypeError, ValueError): raise ValueError(f"{pre}item {i}: expected a Protein or an (id, sequence) pair, got {p!r:.60}") from None
+        pid = str(pid); validate_sequence(seq, pid)
+        if pid in seen: raise ValueError(f"{pre}duplicate protein id {pid!r} (items {seen[pid]} and {i})")
+        seen[pid] = i; out.append((pid, seq))
+    return out
+
+# %% ../nbs/00_core.ipynb #b89f8c59
+def residue_index(proteins=None, # `Protein`s or `(id, sequence)` pairs, in row order
+                  ids=None, # or: the protein ids ...
+                  lengths=None, # ... and their lengths
+                 )->pd.MultiIndex:
+    "The `(protein, pos)` MultiIndex of all residues: proteins in order, positions 0..L-1."
+    if proteins is not None:
+        pairs = [(p.id, len(p.sequence)) if isinstance(p, Protein) else (p[0], len(p[1])) for p in proteins]
+        ids, lengths = [a for a, _ in pairs], [b for _, b in pairs]
+    ids, lens = np.array(list(ids), dtype=object), np.asarray(lengths, dtype=np.int64).reshape(-1)
+    offs = np.concatenate([[0], np.cumsum(lens)[:-1]]) if len(lens) else lens
+    pos = np.arange(int(lens.sum())) - np.repeat(offs, lens)
+    return pd.MultiIndex.from_arrays([np.repeat(ids, lens), pos], names=['protein', 'pos'])
 
 # %% ../nbs/00_core.ipynb #adb18291
 _ON_INVALID = ('raise', 'skip', 'replace')
@@ -109,6 +139,19 @@ def open_text(path)->io.TextIOBase:
     with open(path, 'rb') as f: magic = f.read(2)
     if magic == b'\x1f\x8b': return io.TextIOWrapper(gzip.open(path, 'rb'), encoding='utf-8')
     return open(path, encoding='utf-8')
+
+# %% ../nbs/00_core.ipynb #51bdeac1
+def atomic_write(path, # destination; gzip-compressed when it ends in .gz
+                 data:str|bytes, # the whole content (text is written as UTF-8)
+                )->Path:
+    "Write `data` to `path` atomically: readers see the old file or the new one, never half of one."
+    with atomic_open(path, binary=isinstance(data, bytes)) as f: f.write(data)
+    return Path(path)
+
+# %% ../nbs/00_core.ipynb #c15aa09e
+def cache_root(*parts:str)->Path:
+    "The download cache, `$PLM_SAE_NB_CACHE` or else `~/.cache/plm_sae_nb`, joined with `parts` (e.g. `'uniprot'`)."
+    return Path(os.environ.get('PLM_SAE_NB_CACHE') or Path.home()/'.cache'/'plm_sae_nb').joinpath(*parts)
 
 # %% ../nbs/00_core.ipynb #a25fbb45
 _UNIPROT_ID = re.compile(r'(?:sp|tr)\|([^|]+)\|')

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import argparse, copy, difflib, inspect, json, os, re, shutil, sys, time, textwrap
 from pathlib import Path
+from .core import atomic_write
 from . import __version__
 
 try: import tomllib # Python >= 3.11
@@ -16,9 +17,9 @@ except ModuleNotFoundError: # Python 3.10: the `tomli` backport has the same API
 # %% auto #0
 __all__ = ['DEFAULT_CONFIG', 'STEPS', 'STEP_SECTIONS', 'STEP_OUTPUTS', 'CHOICES', 'ESM2_NAMES', 'ESM2_LAYERS', 'STEP_FUNCS',
            'DIST_STEPS', 'RANDOM_NOTICE', 'SUCCESS', 'ConfigError', 'RunDirError', 'load_config_file', 'to_toml',
-           'check_model_name', 'resolve_config', 'apply_overrides', 'atomic_write', 'config_diff', 'RunDir',
-           'run_steps', 'load_model', 'format_summary', 'step_data', 'step_extract', 'step_train', 'step_enrich',
-           'latent_max', 'step_steer', 'step_report']
+           'check_model_name', 'resolve_config', 'apply_overrides', 'config_diff', 'RunDir', 'run_steps', 'load_model',
+           'format_summary', 'step_data', 'step_extract', 'step_train', 'step_enrich', 'latent_max', 'step_steer',
+           'step_report']
 
 # %% ../nbs/17_pipeline.ipynb #25847f63
 DEFAULT_CONFIG = {
@@ -225,14 +226,6 @@ def apply_overrides(cfg:dict, # a config (not modified)
     return cfg
 
 # %% ../nbs/17_pipeline.ipynb #c6787d84
-def atomic_write(path:str|Path, # destination
-                 data:str|bytes, # content
-                )->Path:
-    "Write `data` to `path` with `data.atomic_open` (temporary file, fsync, `os.replace`): readers see the old or the new file, never half of one."
-    from plm_sae_nb.core import atomic_open
-    with atomic_open(path, binary=isinstance(data, bytes)) as f: f.write(data)
-    return Path(path)
-
 def _canon(x): return json.loads(json.dumps(x))
 
 def config_diff(old:dict, new:dict, prefix:str='')->list[str]:

@@ -13,8 +13,9 @@ import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib import colors as mcolors
 import scipy.sparse as sp
+from .core import atomic_write
 from .enrich import best_latents, summarize, top_examples
-from .structure import Structure, StructureMismatchError, StructureNotAvailable, _ACC_RE, _atomic_write, check_latent, color_structure, load_structure, viewer_html
+from .structure import Structure, StructureMismatchError, StructureNotAvailable, _ACC_RE, check_latent, color_structure, load_structure, viewer_html
 from .viz import _latent_rows, activation_histogram, best_per_pair, consensus, f1_heatmap, logo, logo_matrix, pr_scatter, residue_html, steering_curve, top_examples_table, volcano
 
 # %% auto #0
@@ -113,7 +114,7 @@ def save_latents(path, # .npz file to write (atomically)
     buf = io.BytesIO()
     np.savez(buf, data=X.data, indices=X.indices, indptr=X.indptr, shape=np.array(X.shape),
              protein=np.asarray(index.get_level_values(0), dtype=str), pos=np.asarray(index.get_level_values(1)))
-    _atomic_write(Path(path), buf.getvalue())
+    atomic_write(Path(path), buf.getvalue())
 
 def load_latents(path)->tuple:
     "`(csr, index)` saved by `save_latents`."
@@ -331,7 +332,7 @@ def report(run, # a `Run` or a run directory
         except ValueError as e: parts.append(f'<p><i>{html.escape(str(e))}</i></p>')
         parts.append(run.steering.head(50).to_html(index=False, float_format=lambda x: f'{x:.3g}', border=0) + '</section>')
     parts.append('<footer><p style="color:#888;font-size:11px">3D views use 3Dmol.js (BSD-3-Clause, © University of Pittsburgh and contributors), inlined.</p></footer></body></html>')
-    _atomic_write(out, '\n'.join(parts))
+    atomic_write(out, '\n'.join(parts))
     return out
 
 # %% ../nbs/14_results.ipynb #3ceca8f9

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from tqdm.auto import tqdm
 from safetensors import SafetensorError
-from safetensors.torch import save_file, load_file
-from .core import atomic_open
+from safetensors.torch import load_file, save as st_save
+from .core import atomic_open, atomic_write
 
 # %% auto #0
 __all__ = ['ARCHITECTURES', 'SAEConfig', 'SAE', 'save_sae']
@@ -83,7 +83,7 @@ class SAEConfig:
     def to_json(self, path=None)->str:
         "JSON text of the config; also written atomically to `path` if given."
         s = json.dumps(asdict(self), indent=1)
-        if path is not None: _atomic_write_text(Path(path), s)
+        if path is not None: atomic_write(path, s)
         return s
 
     @classmethod
@@ -108,8 +108,6 @@ class SAEConfig:
         except json.JSONDecodeError as e: raise ValueError(f"{src}: invalid JSON ({e})") from None
         return cls.from_dict(d, src)
 
-def _atomic_write_text(path:Path, text:str):
-    with atomic_open(path) as f: f.write(text)
 
 # %% ../nbs/07_sae.ipynb #768b1dee
 _DTYPES = {'float32': torch.float32, 'float64': torch.float64, 'bfloat16': torch.bfloat16, 'float16': torch.float16}
@@ -202,11 +200,6 @@ def _tensor_digest(tensors:dict)->str:
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
-def _atomic_save_tensors(tensors:dict, path:Path, metadata:dict|None=None):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f'.tmp{os.getpid()}')
-    save_file(tensors, str(tmp), metadata=metadata); os.replace(tmp, path)
-
 def _load_tensors(path:Path, verify:bool=True)->dict:
     "Load a safetensors file, refusing truncated/corrupt files and (when a digest is stored) tampered ones."
     path = Path(path)
@@ -232,7 +225,7 @@ def save_sae(sae:SAE, # the SAE to save
     "Write `dir/config.json` + `dir/model.safetensors` atomically; returns `dir`."
     dir = Path(dir); dir.mkdir(parents=True, exist_ok=True)
     tensors = _sae_tensors(sae)
-    _atomic_save_tensors(tensors, dir/'model.safetensors', {'format': 'pt', 'library': 'plm_sae_nb', 'sha256': _tensor_digest(tensors)})
+    atomic_write(dir/'model.safetensors', st_save(tensors, {'format': 'pt', 'library': 'plm_sae_nb', 'sha256': _tensor_digest(tensors)}))
     sae.cfg.to_json(dir/'config.json')
     return dir
 

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 from matplotlib import colors as mcolors
 import scipy.sparse as sp
 from .core import atomic_open
-from .uniprot import cache_root
+from .core import cache_root, atomic_write
 
 # %% auto #0
 __all__ = ['ALPHAFOLD_URL', 'STATIC', 'LatentIndexError', 'StructureMismatchError', 'StructureNotAvailable', 'check_latent',
@@ -222,13 +222,9 @@ def toy_structure(sequence:str, # residues to place
 ALPHAFOLD_URL = 'https://alphafold.ebi.ac.uk'
 _ACC_RE = re.compile(r'^([OPQ][0-9][A-Z0-9]{3}[0-9]|[A-NR-Z][0-9]([A-Z][A-Z0-9]{2}[0-9]){1,2})$')
 
-def _atomic_write(path:Path, data:bytes|str):
-    "Write `data` (bytes or text) to `path` atomically with `data.atomic_open` (which gives a plain open()'s permissions)."
-    with atomic_open(path, binary=True) as f: f.write(data.encode() if isinstance(data, str) else data)
-
 def _cache_dir(cache_dir=None)->Path:
     if cache_dir is not None: return Path(cache_dir)
-    return cache_root()/'alphafold'
+    return cache_root('alphafold')
 
 def _get(url:str, timeout:float)->bytes:
     with urllib.request.urlopen(url, timeout=timeout) as r: return r.read()
@@ -255,7 +251,7 @@ def fetch_alphafold(accession:str, # UniProt accession, e.g. 'P04637'
         if isinstance(e, StructureNotAvailable): raise
         raise StructureNotAvailable(f"cannot download the AlphaFold DB model of {acc} from {api} (offline?): "
                                     f"{getattr(e, 'reason', e)}. Put a PDB/mmCIF file at {path} or pass a local file.") from e
-    _atomic_write(path, data)
+    atomic_write(path, data)
     return path
 
 def load_structure(source, # path to .pdb/.cif(.gz), PDB/mmCIF text, or a UniProt accession

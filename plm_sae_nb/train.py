@@ -14,9 +14,10 @@ from torch import nn, Tensor
 from tqdm.auto import tqdm
 from safetensors import SafetensorError
 from safetensors.torch import save_file, load_file
-from .core import atomic_open
+from .core import atomic_open, atomic_write
+from safetensors.torch import save as st_save
 from .esm import edit_residual
-from .sae import SAE, SAEConfig, _DTYPES, _atomic_save_tensors, _atomic_write_text, _load_tensors, _tensor_digest, save_sae
+from .sae import SAE, SAEConfig, _DTYPES, _load_tensors, _tensor_digest, save_sae
 
 # %% auto #0
 __all__ = ['TensorSource', 'train_sae', 'sae_metrics', 'spliced_metrics']
@@ -274,9 +275,9 @@ class _Trainer:
     def save(self, ckdir:Path):
         ckdir.mkdir(parents=True, exist_ok=True)
         t = self.state_tensors(); dig = _tensor_digest(t)
-        _atomic_save_tensors(t, ckdir/'state.safetensors', {'sha256': dig})
+        atomic_write(ckdir/'state.safetensors', st_save(t, {'sha256': dig}))
         self.cfg.to_json(ckdir/'config.json')
-        _atomic_write_text(ckdir/'state.json', json.dumps(dict(step=self.step, window_tokens=self.window_tokens, n_resampled=self.n_resampled,
+        atomic_write(ckdir/'state.json', json.dumps(dict(step=self.step, window_tokens=self.window_tokens, n_resampled=self.n_resampled,
                                                                scale=self.scale, sha256=dig), indent=1))
 
     def load(self, ckdir:Path):

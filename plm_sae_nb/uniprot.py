@@ -9,13 +9,12 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np, pandas as pd
 from tqdm.auto import tqdm
-from .core import Protein, atomic_open, clean_proteins, open_text
+from .core import residue_index, cache_root, Protein, atomic_open, clean_proteins, open_text
 
 # %% auto #0
 __all__ = ['PAIR_TYPES', 'PAPER_CONCEPTS', 'UNIPROT_REST', 'UNIPROT_FEATURE_FIELDS', 'UNIPROT_FIELDS', 'UNIPROT_LABELS',
-           'Feature', 'parse_features', 'format_features', 'concept_predicate', 'SparseLabels', 'residue_index',
-           'label_matrix', 'save_proteins', 'load_proteins', 'UniProtError', 'cache_root', 'uniprot_cache_path',
-           'uniprot_tsv', 'uniprot_proteins']
+           'Feature', 'parse_features', 'format_features', 'concept_predicate', 'SparseLabels', 'label_matrix',
+           'save_proteins', 'load_proteins', 'UniProtError', 'uniprot_cache_path', 'uniprot_tsv', 'uniprot_proteins']
 
 # %% ../nbs/01_uniprot.ipynb #cd350779
 PAIR_TYPES = frozenset({'DISULFID', 'CROSSLNK'}) # features whose `a..b` location is a bond between two residues
@@ -169,14 +168,6 @@ class SparseLabels:
     def shape(self): return self.matrix.shape
     def to_frame(self)->pd.DataFrame: return pd.DataFrame(self.matrix.toarray(), index=self.index, columns=self.columns)
 
-def residue_index(proteins:list)->pd.MultiIndex:
-    "The (protein, pos) MultiIndex of all residues: proteins in order, positions 0..L-1."
-    ids = np.array([p.id for p in proteins], dtype=object)
-    lens = np.array([len(p.sequence) for p in proteins], dtype=np.int64)
-    offs = np.concatenate([[0], np.cumsum(lens)[:-1]]) if len(lens) else lens
-    pos = np.arange(int(lens.sum())) - np.repeat(offs, lens)
-    return pd.MultiIndex.from_arrays([np.repeat(ids, lens), pos], names=['protein', 'pos'])
-
 def _placeable(proteins, features_key):
     "Flat arrays over all features with both bounds known: protein index, start, end (clipped at a '>' end), bond, type; and the Features."
     pi, st, en, bd, ty, objs = [], [], [], [], [], []
@@ -291,12 +282,8 @@ UNIPROT_LABELS = dict( # TSV column label of each return field, as UniProt write
 class UniProtError(RuntimeError):
     "A UniProt request failed, or its answer was truncated or malformed."
 
-def cache_root()->Path:
-    "The library's download cache: `$PLM_SAE_NB_CACHE`, else `~/.cache/plm_sae_nb` (UniProt pages, AlphaFold models…)."
-    return Path(os.environ.get('PLM_SAE_NB_CACHE') or Path.home()/'.cache'/'plm_sae_nb')
-
 def _cache_dir(cache_dir=None)->Path:
-    return (Path(cache_dir) if cache_dir else cache_root())/'uniprot'
+    return Path(cache_dir)/'uniprot' if cache_dir else cache_root('uniprot')
 
 def uniprot_cache_path(query:str, fields:list=UNIPROT_FIELDS, cache_dir=None)->Path:
     "The cache file of a query: a hash of the query and the fields."
