@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np, pandas as pd
 from scipy import sparse, stats
 from tqdm.auto import tqdm
+from .core import as_pairs, residue_index
 
 # %% auto #0
 __all__ = ['COLUMNS', 'PAPER_THRESHOLDS', 'INTERPLM_THRESHOLDS', 'INTERPLM_AA_LEVEL', 'LatentActs', 'latent_activations',
@@ -106,7 +107,7 @@ def latent_activations(sae, # an `SAE` (anything with `encode(x:(n, d_in)) -> (n
     csr = sparse.vstack(parts, format='csr').astype(np.float32)
     return LatentActs(csr, index)
 
-# %% ../nbs/10_enrich.ipynb #6ec43da8
+# %% ../nbs/10_enrich.ipynb #82f07f52
 def _as_latents(latents):
     "→ (csr, index or None, per-latent max or None) from a `LatentActs`, scipy.sparse or dense array."
     if isinstance(latents, LatentActs): return latents.csr, latents.index, latents.max
@@ -114,6 +115,7 @@ def _as_latents(latents):
         return _to_csr(latents.csr, latents.index), latents.index, getattr(latents, 'max', None)
     return _to_csr(latents), None, None
 
+# %% ../nbs/10_enrich.ipynb #bd73b5b5
 def _label_column(name, v):
     "One label column → int64 array (0 absent; bool → 1; int → instance id) and whether it holds instance ids."
     v = np.asarray(v)
@@ -153,6 +155,7 @@ def _as_labels(labels, concepts=None):
     Y = sparse.hstack(cols, format='csc') if cols else sparse.csc_matrix((n, 0), dtype=np.int64)
     return Y.astype(np.int64), [names[j] for j in sel], np.array(inst, bool), index
 
+# %% ../nbs/10_enrich.ipynb #73aeccc3
 def _check_alignment(n_lat, n_lab, lat_index, lab_index):
     "Same residue count, and where both sides carry a (protein, pos) index, the same residues in the same order."
     if n_lat != n_lab:
@@ -172,7 +175,7 @@ def _check_alignment(n_lat, n_lab, lat_index, lab_index):
         raise ValueError(f"latents and labels disagree at row {i}: latents have {fmt(a)} but labels have {fmt(b)} "
                          "(different protein order or residues); reindex the labels with `labels.loc[latents.index]`")
 
-# %% ../nbs/10_enrich.ipynb #d4cda7d6
+# %% ../nbs/10_enrich.ipynb #eaa15258
 def _instance_matrix(Y, inst):
     "(n, I) 0/1 matrix: one column per annotated instance of the instance-id concepts; plus concept of each column, instances per concept."
     n, c = Y.shape; rows, gids, conc, n_inst, off = [], [], [], np.zeros(c, np.int64), 0
@@ -185,6 +188,7 @@ def _instance_matrix(Y, inst):
     Ind = sparse.csr_matrix((np.ones(len(rows)), (rows, gids)), shape=(n, off))
     return Ind, cat(conc, np.int64), n_inst
 
+# %% ../nbs/10_enrich.ipynb #6e737b50
 def _rev_cumsum(a): return np.flip(np.cumsum(np.flip(a, -1), -1), -1)
 
 def _counts(X, Y, inst, thr, scale=None, chunk_rows:int=65536, progress:bool=False):
@@ -220,7 +224,7 @@ def _counts(X, Y, inst, thr, scale=None, chunk_rows:int=65536, progress:bool=Fal
     K = np.asarray(Yb.sum(axis=0)).ravel()
     return TP, n_act, D, K, n_inst
 
-# %% ../nbs/10_enrich.ipynb #d9684f80
+# %% ../nbs/10_enrich.ipynb #824abd18
 _PACK_BITS = 32  # row bits + latent bits that fit beside the 32 value bits in one uint64 sort key
 
 def _auroc_block(Xc, Yb):
@@ -255,6 +259,7 @@ def _auroc_block(Xc, Yb):
     B = sparse.csr_matrix((np.ones(len(mid)), Xc.indices, Xc.indptr), shape=(m, n))
     return (R @ Yb).toarray().T, (B @ Yb).toarray().T, neg + (z + 1) / 2
 
+# %% ../nbs/10_enrich.ipynb #f8e2a809
 def _auroc(X, Y, block_nnz:int=500_000):
     "(c, m) exact AUROC of each latent's raw activation for each concept; midranks for ties, implicit zeros included."
     n, m = X.shape; Xc = X.tocsc(); Xc.eliminate_zeros()
@@ -268,6 +273,15 @@ def _auroc(X, Y, block_nnz:int=500_000):
         auc = (rank_sum - K * (K + 1) / 2) / (K * (n - K))
     return np.where((K > 0) & (K < n), auc, np.nan)
 
+# %% ../nbs/10_enrich.ipynb #192ac366
+def _fisher_p(TP, n, K, n_act):
+    "One-sided Fisher exact p = P(X ≥ TP), X ~ Hypergeom(n, K, n_act), elementwise (broadcast); 1 where TP = 0."
+    pval = np.ones(TP.shape); pos = TP > 0              # P(X ≥ 0) = 1: only pairs with a true positive need the tail
+    if pos.any(): pval[pos] = np.clip(stats.hypergeom.sf(TP[pos] - 1, n, np.broadcast_to(K, TP.shape)[pos],
+                                                         np.broadcast_to(n_act, TP.shape)[pos]), 0, 1)
+    return pval
+
+# %% ../nbs/10_enrich.ipynb #29ef070e
 def bh_qvalues(p:np.ndarray, # p-values, any shape
               )->np.ndarray:
     "Benjamini–Hochberg q-values (step-up, monotone, capped at 1) over all entries of `p`."
@@ -278,12 +292,34 @@ def bh_qvalues(p:np.ndarray, # p-values, any shape
     out = np.empty(m); out[o] = np.minimum(q, 1.0)
     return out.reshape(p.shape)
 
-# %% ../nbs/10_enrich.ipynb #d31797b7
+# %% ../nbs/10_enrich.ipynb #9de14c91
 def _safe_div(a, b): 
     with np.errstate(invalid='ignore', divide='ignore'): return np.where(b > 0, a / np.where(b > 0, b, 1), 0.0)
 
 def _f1(p, r): return _safe_div(2 * p * r, p + r)
 
+# %% ../nbs/10_enrich.ipynb #524f2711
+def _thresholds(thresholds, mode:str)->np.ndarray:
+    "Validated thresholds (float64, in the caller's order), defaulting per mode."
+    if thresholds is None: thresholds = PAPER_THRESHOLDS if mode == 'absolute' else INTERPLM_THRESHOLDS
+    thresholds = np.atleast_1d(np.asarray(thresholds, np.float64))
+    if not len(thresholds) or not np.isfinite(thresholds).all() or (thresholds < 0).any():
+        raise ValueError(f"thresholds must be finite and ≥ 0 (an implicit zero is never active), got {thresholds.tolist()}")
+    if mode != 'absolute' and (thresholds > 1).any(): raise ValueError(f"relative thresholds are fractions of each latent's max, got {thresholds.tolist()}")
+    return thresholds
+
+# %% ../nbs/10_enrich.ipynb #681f7f3b
+def _latent_scale(X, mode:str, lat_max=None, latent_max=None):
+    "Divisor of each latent in the relative modes (its max; ∞ for dead latents), None in 'absolute'."
+    if mode == 'absolute': return None
+    n, m = X.shape
+    mx = lat_max if latent_max is None else latent_max
+    if mx is None: mx = np.maximum(X.max(axis=0).toarray().ravel(), 0) if n else np.zeros(m)
+    mx = np.asarray(mx, np.float64).ravel()
+    if mx.shape != (m,): raise ValueError(f"latent_max has shape {mx.shape}, expected ({m},)")
+    return np.where(mx > 0, mx, np.inf).astype(X.dtype)   # dead latents: never active
+
+# %% ../nbs/10_enrich.ipynb #f13b21dd
 def enrichment(latents, # (n_residues, d_sae): `LatentActs`, scipy.sparse or dense array
                labels, # (n_residues, n_concepts) DataFrame of bool / int instance ids, `data.SparseLabels` or `(matrix, names)`
                thresholds=None, # activity thresholds; default (0.01, 0.1, 1) absolute, (0, .15, .5, .6, .8) relative/interplm
@@ -305,18 +341,8 @@ def enrichment(latents, # (n_residues, d_sae): `LatentActs`, scipy.sparse or den
     Y, names, inst, lab_index = _as_labels(labels, concepts)
     n, m = X.shape; c = len(names)
     _check_alignment(n, Y.shape[0], lat_index, lab_index)
-    if thresholds is None: thresholds = PAPER_THRESHOLDS if mode == 'absolute' else INTERPLM_THRESHOLDS
-    thresholds = np.atleast_1d(np.asarray(thresholds, np.float64))
-    if not len(thresholds) or not np.isfinite(thresholds).all() or (thresholds < 0).any():
-        raise ValueError(f"thresholds must be finite and ≥ 0 (an implicit zero is never active), got {thresholds.tolist()}")
-    scale = None
-    if mode != 'absolute':
-        if (thresholds > 1).any(): raise ValueError(f"relative thresholds are fractions of each latent's max, got {thresholds.tolist()}")
-        mx = lat_max if latent_max is None else latent_max
-        if mx is None: mx = np.maximum(X.max(axis=0).toarray().ravel(), 0) if n else np.zeros(m)
-        mx = np.asarray(mx, np.float64).ravel()
-        if mx.shape != (m,): raise ValueError(f"latent_max has shape {mx.shape}, expected ({m},)")
-        scale = np.where(mx > 0, mx, np.inf).astype(X.dtype)   # dead latents: never active
+    thresholds = _thresholds(thresholds, mode)
+    scale = _latent_scale(X, mode, lat_max, latent_max)
     thr = np.unique(thresholds); ti = np.searchsorted(thr, thresholds)
     if progress is None: progress = n > 1_000_000
     TP, n_act, D, K, n_inst = _counts(X, Y, inst, thr, scale, chunk_rows, progress)
@@ -327,9 +353,7 @@ def enrichment(latents, # (n_residues, d_sae): `LatentActs`, scipy.sparse or den
     if aa_level is None: aa_level = INTERPLM_AA_LEVEL if mode == 'interplm' else ()
     dom_level = inst & ~np.array([any(a in nm for a in aa_level) for nm in names], bool)
     dom = np.where(dom_level[None, :, None], _safe_div(D, n_inst[None, :, None].astype(float)), rec)
-    pval = np.ones(TP.shape); pos = TP > 0              # P(X ≥ 0) = 1: only pairs with a true positive need the tail
-    if pos.any(): pval[pos] = np.clip(stats.hypergeom.sf(TP[pos] - 1, n, np.broadcast_to(Kb, TP.shape)[pos],
-                                                         np.broadcast_to(n_act, TP.shape)[pos]), 0, 1)
+    pval = _fisher_p(TP, n, Kb, n_act)
     au = _auroc(X, Y).T[:, :, None] if (auroc and c) else np.full((m, c, 1), np.nan)
     T = len(thresholds); shape = (m, c, T); full = lambda a: np.broadcast_to(a, shape).ravel()
     f1 = _f1(prec, rec)
@@ -346,7 +370,7 @@ def enrichment(latents, # (n_residues, d_sae): `LatentActs`, scipy.sparse or den
     df.attrs.update(mode=mode, n_residues=n, thresholds=thresholds.tolist())
     return df
 
-# %% ../nbs/10_enrich.ipynb #7e14567f
+# %% ../nbs/10_enrich.ipynb #23834dd6
 def _protein_codes(index):
     "(integer code of each row's protein, protein id of each code) from a (protein, pos) MultiIndex or per-row protein ids."
     if isinstance(index, pd.MultiIndex): return np.asarray(index.codes[0]), np.asarray(index.levels[0], dtype=object)
@@ -364,6 +388,7 @@ def _protein_groups(index, n):
         raise ValueError(f"protein {str(names[dup])!r} appears in non-contiguous rows; rows of a protein must be consecutive")
     return code, np.asarray(names[first]).astype(str)
 
+# %% ../nbs/10_enrich.ipynb #aac727c5
 def _group_max(X, code, n_groups):
     "(n_groups, m) CSR of the max of each latent over each group of rows (implicit zeros count)."
     n, m = X.shape
@@ -376,6 +401,7 @@ def _group_max(X, code, n_groups):
     v = np.where(np.diff(np.r_[st, len(k)]) < size[uk // m], np.maximum(v, 0), v)  # a group with an implicit zero
     return sparse.csr_matrix((v, (uk // m, uk % m)), shape=(n_groups, m))
 
+# %% ../nbs/10_enrich.ipynb #77957224
 def protein_level(latents, # `LatentActs`, scipy.sparse or dense (n_residues, d_sae)
                   labels, # residue labels (DataFrame with (protein, pos) index, or `(matrix, names)` with `index=`)
                   index=None, # (protein, pos) MultiIndex, or protein id per row, when neither side carries a (protein, pos) index
@@ -391,12 +417,13 @@ def protein_level(latents, # `LatentActs`, scipy.sparse or dense (n_residues, d_
     pidx = pd.Index(ids, name='protein')
     return LatentActs(_group_max(X, code, P), pidx), pd.DataFrame(has, index=pidx, columns=names)
 
+# %% ../nbs/10_enrich.ipynb #32f91448
 def protein_enrichment(latents, labels, thresholds=None, mode:str='absolute', index=None, **kwargs)->pd.DataFrame:
     "`enrichment` at the protein level: a protein is active if its max activation passes the threshold; positive if any residue has the concept."
     pl, pv = protein_level(latents, labels, index)
     return enrichment(pl, pv, thresholds=thresholds, mode=mode, **kwargs)
 
-# %% ../nbs/10_enrich.ipynb #1316752d
+# %% ../nbs/10_enrich.ipynb #920f709f
 def _sequences(src):
     "(row index or None, {protein id: sequence}) from proteins (`Protein` / (id, seq)) or a store."
     if src is None: return None, {}
@@ -405,15 +432,10 @@ def _sequences(src):
         if callable(seqs): seqs = seqs()
         if seqs is not None and not isinstance(seqs, dict): seqs = dict(zip(src.ids, seqs))
         return src.row_index(), dict(seqs or {})
-    ids, seqs = [], {}
-    for p in src:
-        pid, seq = (p.id, p.sequence) if hasattr(p, 'sequence') else (p[0], p[1])
-        ids.append(str(pid)); seqs[str(pid)] = seq
-    lens = [len(seqs[i]) for i in ids]
-    index = pd.MultiIndex.from_arrays([np.repeat(ids, lens), np.concatenate([np.arange(l) for l in lens]) if lens else []],
-                                      names=['protein', 'pos'])
-    return index, seqs
+    pairs = as_pairs(src, 'top_examples')
+    return residue_index(pairs), dict(pairs)
 
+# %% ../nbs/10_enrich.ipynb #9c3ea301
 def top_examples(latents, # `LatentActs`, scipy.sparse or dense (n_residues, d_sae)
                  proteins_or_store=None, # proteins (`Protein` or (id, seq), rows in this order) or a store: sequence context
                  k:int=10, # examples per latent
@@ -447,7 +469,7 @@ def top_examples(latents, # `LatentActs`, scipy.sparse or dense (n_residues, d_s
     return pd.DataFrame({'latent': sel[col], 'rank': rank, 'protein': prot, 'pos': pos[row], 'activation': val,
                          'window': win, 'window_start': ws, 'row': row})
 
-# %% ../nbs/10_enrich.ipynb #bd0975d5
+# %% ../nbs/10_enrich.ipynb #e062402f
 def best_latents(table:pd.DataFrame, # an `enrichment` table
                  by:str='F1', # score to maximise ('F1', 'domain_F1', 'auroc', ...)
                 )->pd.DataFrame:
@@ -458,10 +480,12 @@ def best_latents(table:pd.DataFrame, # an `enrichment` table
     order = pd.unique(table.concept)
     return t.drop_duplicates('concept').set_index('concept').loc[order].reset_index()[table.columns]
 
+# %% ../nbs/10_enrich.ipynb #f3cd5efa
 def paper_filter(table:pd.DataFrame, min_precision:float=0.8, min_recall:float=0.8)->pd.DataFrame:
     "Rows passing the paper's rule: precision ≥ `min_precision` and recall ≥ `min_recall`."
     return table[(table.precision >= min_precision) & (table.recall >= min_recall)].reset_index(drop=True)
 
+# %% ../nbs/10_enrich.ipynb #b6cc0717
 def concepts_per_latent(table:pd.DataFrame, # an `enrichment` table
                         by:str='F1', # score
                         min_score:float=0.5, # a latent "maps to" a concept when its best `by` over thresholds is ≥ this
@@ -473,6 +497,7 @@ def concepts_per_latent(table:pd.DataFrame, # an `enrichment` table
     return pd.DataFrame({'n_concepts': g.size(), 'concepts': g.concept.agg(', '.join),
                          'best_concept': g.concept.first(), f'best_{by}': g[by].first()})
 
+# %% ../nbs/10_enrich.ipynb #1dad3821
 def summarize(table:pd.DataFrame, # an `enrichment` table
               by:str='F1', # score used for the "concept has a latent above" counts
               levels=(0.5, 0.8), # score levels
@@ -489,6 +514,7 @@ def summarize(table:pd.DataFrame, # an `enrichment` table
     out[f'significant_pairs_q<{alpha}'] = int(len(table[table.q_value < alpha].drop_duplicates(['latent', 'concept'])))
     return out
 
+# %% ../nbs/10_enrich.ipynb #c295eddf
 def heldout_pairs(valid:pd.DataFrame, # `enrichment` table on a validation split
                   test:pd.DataFrame, # the same on a test split
                   by:str='domain_F1', # InterPLM ranks by per-domain F1

@@ -19,7 +19,7 @@ __all__ = ['STEER_MODES', 'GEN_ORDERS', 'MASK_CHAR', 'PS00028', 'KYTE_DOOLITTLE'
            'pseudo_perplexity', 'wilson_interval', 'compare_rates', 'steering_trial', 'steering_sweep', 'plot_sweep',
            'best_latent_for']
 
-# %% ../nbs/11_steering.ipynb #1526a5a3
+# %% ../nbs/11_steering.ipynb #a5448142
 STEER_MODES = ('clamp', 'add', 'scale')
 
 def _residues(model, tokens:Tensor)->tuple[Tensor, Tensor]:
@@ -27,6 +27,7 @@ def _residues(model, tokens:Tensor)->tuple[Tensor, Tensor]:
     is_res = ~((tokens == model.cls_idx) | (tokens == model.eos_idx) | (tokens == model.padding_idx))
     return is_res, is_res.long().cumsum(1) - 1
 
+# %% ../nbs/11_steering.ipynb #182c9a5d
 def _check_steer(model, sae, latents, value, mode, positions):
     "Validate `steer`'s arguments; return `(latent list, value tensor, positions tensor or None)`."
     cfg = getattr(sae, 'cfg', None)
@@ -53,6 +54,7 @@ def _check_steer(model, sae, latents, value, mode, positions):
         pos = torch.as_tensor(pos, dtype=torch.long)
     return [int(l) for l in lat], val, pos
 
+# %% ../nbs/11_steering.ipynb #b72f3486
 @contextlib.contextmanager
 def steer(model:nn.Module, # a fair-esm ESM-2
           sae:nn.Module, # an SAE: `.cfg.d_in`, `.cfg.d_sae`, `encode`, `decode` (e.g. `plm_sae_nb.sae.SAE`)
@@ -87,12 +89,14 @@ def steer(model:nn.Module, # a fair-esm ESM-2
         return out
     with edit_residual(model, layer, edit): yield model
 
-# %% ../nbs/11_steering.ipynb #d0a00364
+# %% ../nbs/11_steering.ipynb #dbd3348e
 GEN_ORDERS = ('random', 'confidence', 'left_to_right')
 MASK_CHAR = '_'
 
+# %% ../nbs/11_steering.ipynb #abaabf1d
 def _seq_seed(seed:int, i:int)->int: return int(np.random.SeedSequence([int(seed), int(i)]).generate_state(1)[0])
 
+# %% ../nbs/11_steering.ipynb #4ada96f3
 def _parse_template(template:str)->str:
     "Check a template: residues of the ESM-2 alphabet, `_` for masked positions."
     if not isinstance(template, str) or not template: raise ValueError(f"template must be a non-empty str, got {template!r}")
@@ -103,6 +107,7 @@ def _parse_template(template:str)->str:
     if MASK_CHAR not in template: raise ValueError(f"template has no masked position ({MASK_CHAR!r}): nothing to generate")
     return template
 
+# %% ../nbs/11_steering.ipynb #ec993884
 def _filter_logits(logits:Tensor, temperature:float, top_k:int|None, top_p:float|None)->Tensor:
     "Probabilities (n, 20) from amino-acid logits (n, 20) after temperature, top-k and nucleus filtering."
     logits = logits / temperature
@@ -117,17 +122,71 @@ def _filter_logits(logits:Tensor, temperature:float, top_k:int|None, top_p:float
         probs = probs / probs.sum(-1, keepdim=True)
     return probs
 
+# %% ../nbs/11_steering.ipynb #49506c6a
 def _inverse_cdf(probs:Tensor, u:Tensor)->Tensor:
     "Sample one index per row of `probs` (n, k) with uniforms `u` (n,)."
     cdf = probs.cumsum(-1)
     return (cdf < (u * cdf[:, -1]).unsqueeze(-1)).sum(-1).clamp(max=probs.shape[-1] - 1)
 
+# %% ../nbs/11_steering.ipynb #7d18b78b
 def _steering_context(model, steering):
     if steering is None: return contextlib.nullcontext()
     if isinstance(steering, dict): return steer(model, **steering)
     if hasattr(steering, '__enter__'): return steering
     raise ValueError(f"steering must be None, a dict of `steer` arguments or a context manager, got {type(steering).__name__}")
 
+# %% ../nbs/11_steering.ipynb #30bde7f3
+def _check_gen_args(n, length, template, order, temperature, top_k, top_p, gibbs_rounds, per_step, batch_size)->str:
+    "Validate `generate`'s arguments; return the template (`length` masked positions when no template is given)."
+    if (length is None) == (template is None): raise ValueError("give exactly one of `length` or `template`")
+    if template is None:
+        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1: raise ValueError(f"length must be a positive int, got {length!r}")
+        template = MASK_CHAR * int(length)
+    template = _parse_template(template)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0: raise ValueError(f"n must be a non-negative int, got {n!r}")
+    if order not in GEN_ORDERS: raise ValueError(f"unknown order {order!r}; expected one of {GEN_ORDERS}")
+    if not temperature > 0: raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    if top_k is not None and not (isinstance(top_k, (int, np.integer)) and 1 <= top_k <= 20): raise ValueError(f"top_k must be in 1..20, got {top_k!r}")
+    if top_p is not None and not 0 < top_p <= 1: raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
+    if not isinstance(gibbs_rounds, (int, np.integer)) or gibbs_rounds < 0: raise ValueError(f"gibbs_rounds must be a non-negative int, got {gibbs_rounds!r}")
+    if isinstance(per_step, bool) or not isinstance(per_step, (int, np.integer)) or per_step < 1: raise ValueError(f"per_step must be a positive int, got {per_step!r}")
+    if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    return template
+
+# %% ../nbs/11_steering.ipynb #2436815f
+def _unmask_batch(model, alphabet, base:Tensor, gens:list, aa_ids:Tensor, probs, order:str, per_step:int, gibbs_rounds:int, bar)->Tensor:
+    "Tokens (b, T) of one batch (one row per generator in `gens`) unmasked from `base`, then `gibbs_rounds` Gibbs passes."
+    dev, b = base.device, len(gens)
+    gen_pos = torch.nonzero(base == alphabet.mask_idx).flatten()  # token positions to generate
+    n_gen, T = len(gen_pos), len(base)
+    rows, ar = torch.arange(b, device=dev), torch.arange(T, device=dev, dtype=torch.float)
+    toks = base.repeat(b, 1)
+    def draw(k): return torch.stack([torch.rand(k, generator=g) for g in gens]).to(dev)  # (b, k) uniforms, per sequence
+    def fill(pos, logits=None):  # sample the tokens at token positions pos (b, k) of every row
+        k = pos.shape[1]
+        lg = (model(toks)['logits'] if logits is None else logits)[rows[:, None], pos][..., aa_ids].float()  # (b, k, 20)
+        new = _inverse_cdf(probs(lg.flatten(0, 1)), draw(k).flatten())
+        toks[rows[:, None], pos] = aa_ids[new].view(b, k)
+        bar.update(b * k)
+    done = 0
+    while done < n_gen:
+        k = min(per_step, n_gen - done); done += k
+        masked = toks == alphabet.mask_idx
+        if order == 'left_to_right': fill(torch.where(masked, -ar, -math.inf).topk(k, dim=1).indices)
+        elif order == 'random': fill(torch.where(masked, draw(T), -1.).topk(k, dim=1).indices)
+        else:
+            logits = model(toks)['logits']
+            conf = probs(logits[..., aa_ids].float().flatten(0, 1)).max(-1).values.view(b, T)
+            fill(torch.where(masked, conf, -1.).topk(k, dim=1).indices, logits)
+    for r in range(gibbs_rounds):
+        perm = draw(n_gen).argsort(1)  # a random visiting order per row
+        for s in range(n_gen):
+            pos = gen_pos[perm[:, s]]
+            toks[rows, pos] = alphabet.mask_idx
+            fill(pos[:, None])
+    return toks
+
+# %% ../nbs/11_steering.ipynb #21194fab
 @torch.no_grad()
 def generate(model:nn.Module, # a fair-esm ESM-2
              alphabet, # its alphabet
@@ -146,59 +205,22 @@ def generate(model:nn.Module, # a fair-esm ESM-2
              progress:bool=True, # show a tqdm bar
             )->list[str]:
     "Generate `n` sequences from `model` by iterative unmasking, optionally under `steering`."
-    if (length is None) == (template is None): raise ValueError("give exactly one of `length` or `template`")
-    if template is None:
-        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1: raise ValueError(f"length must be a positive int, got {length!r}")
-        template = MASK_CHAR * int(length)
-    template = _parse_template(template)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0: raise ValueError(f"n must be a non-negative int, got {n!r}")
-    if order not in GEN_ORDERS: raise ValueError(f"unknown order {order!r}; expected one of {GEN_ORDERS}")
-    if not temperature > 0: raise ValueError(f"temperature must be > 0, got {temperature!r}")
-    if top_k is not None and not (isinstance(top_k, (int, np.integer)) and 1 <= top_k <= 20): raise ValueError(f"top_k must be in 1..20, got {top_k!r}")
-    if top_p is not None and not 0 < top_p <= 1: raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
-    if not isinstance(gibbs_rounds, (int, np.integer)) or gibbs_rounds < 0: raise ValueError(f"gibbs_rounds must be a non-negative int, got {gibbs_rounds!r}")
-    if isinstance(per_step, bool) or not isinstance(per_step, (int, np.integer)) or per_step < 1: raise ValueError(f"per_step must be a positive int, got {per_step!r}")
-    if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    template = _check_gen_args(n, length, template, order, temperature, top_k, top_p, gibbs_rounds, per_step, batch_size)
     dev = next(model.parameters()).device
     aa_ids = torch.tensor([alphabet.get_idx(a) for a in STANDARD_AA], device=dev)
     base = torch.tensor([alphabet.cls_idx] + [alphabet.mask_idx if c == MASK_CHAR else alphabet.get_idx(c) for c in template]
                         + [alphabet.eos_idx], device=dev)
-    gen_pos = torch.nonzero(base == alphabet.mask_idx).flatten()  # token positions to generate
-    n_gen, T = len(gen_pos), len(base)
+    n_gen = int((base == alphabet.mask_idx).sum())
+    probs = lambda lg: _filter_logits(lg, temperature, top_k, top_p)
     out = []
     with _steering_context(model, steering), tqdm(total=n * n_gen * (1 + gibbs_rounds), disable=not progress, desc='generate', unit='res') as bar:
         for b0 in range(0, n, batch_size):
-            idx = range(b0, min(n, b0 + batch_size)); b = len(idx)
-            gens = [torch.Generator().manual_seed(_seq_seed(seed, i)) for i in idx]
-            rows, ar = torch.arange(b, device=dev), torch.arange(T, device=dev, dtype=torch.float)
-            toks = base.repeat(b, 1)
-            def draw(k): return torch.stack([torch.rand(k, generator=g) for g in gens]).to(dev)  # (b, k) uniforms, per sequence
-            def fill(pos, logits=None):  # sample the tokens at token positions pos (b, k) of every row
-                k = pos.shape[1]
-                lg = (model(toks)['logits'] if logits is None else logits)[rows[:, None], pos][..., aa_ids].float()  # (b, k, 20)
-                new = _inverse_cdf(_filter_logits(lg.flatten(0, 1), temperature, top_k, top_p), draw(k).flatten())
-                toks[rows[:, None], pos] = aa_ids[new].view(b, k)
-                bar.update(b * k)
-            done = 0
-            while done < n_gen:
-                k = min(per_step, n_gen - done); done += k
-                masked = toks == alphabet.mask_idx
-                if order == 'left_to_right': fill(torch.where(masked, -ar, -math.inf).topk(k, dim=1).indices)
-                elif order == 'random': fill(torch.where(masked, draw(T), -1.).topk(k, dim=1).indices)
-                else:
-                    logits = model(toks)['logits']
-                    conf = _filter_logits(logits[..., aa_ids].float().flatten(0, 1), temperature, top_k, top_p).max(-1).values.view(b, T)
-                    fill(torch.where(masked, conf, -1.).topk(k, dim=1).indices, logits)
-            for r in range(gibbs_rounds):
-                perm = draw(n_gen).argsort(1)  # a random visiting order per row
-                for s in range(n_gen):
-                    pos = gen_pos[perm[:, s]]
-                    toks[rows, pos] = alphabet.mask_idx
-                    fill(pos[:, None])
+            gens = [torch.Generator().manual_seed(_seq_seed(seed, i)) for i in range(b0, min(n, b0 + batch_size))]
+            toks = _unmask_batch(model, alphabet, base, gens, aa_ids, probs, order, per_step, gibbs_rounds, bar)
             out += [''.join(alphabet.get_tok(t) for t in row[1:-1].tolist()) for row in toks.cpu()]
     return out
 
-# %% ../nbs/11_steering.ipynb #e10f35cf
+# %% ../nbs/11_steering.ipynb #542ea95a
 PS00028 = 'C-x(2,4)-C-x(3)-[LIVMFYWC]-x(8)-H-x(3,5)-H'  # ZINC_FINGER_C2H2_1
 _PROSITE_EL = re.compile(r'(<)?(x|[A-Z]|\[<?[A-Z]+>?\]|\{[A-Z]+\})(?:\((\d+)(?:,(\d+))?\))?(>)?')
 
@@ -227,6 +249,7 @@ def prosite_to_regex(pattern:str, # a PROSITE pattern, e.g. PS00028's 'C-x(2,4)-
         out.append(('^' if nterm else '') + rx + ('$' if cterm else ''))
     return ''.join(out)
 
+# %% ../nbs/11_steering.ipynb #af5e56eb
 def _as_regex(pattern)->re.Pattern:
     return pattern if isinstance(pattern, re.Pattern) else re.compile(prosite_to_regex(pattern))
 
@@ -237,6 +260,7 @@ def find_motifs(seq:str, # a protein sequence
     rx = _as_regex(pattern)
     return [(m.start(1), m.end(1)) for m in re.finditer(f'(?=({rx.pattern}))', seq)]
 
+# %% ../nbs/11_steering.ipynb #eec1e6ec
 def motif_hit_rate(seqs:list[str], # sequences
                    pattern:str|re.Pattern=PS00028, # a PROSITE pattern or a compiled regex
                   )->float:
@@ -245,23 +269,26 @@ def motif_hit_rate(seqs:list[str], # sequences
     rx = _as_regex(pattern)
     return sum(rx.search(s) is not None for s in seqs) / len(seqs)
 
-# %% ../nbs/11_steering.ipynb #35388955
-# the 20-residue scale lives in `data` (the planted TM helices use it); here the ESM alphabet's extra codes:
+# %% ../nbs/11_steering.ipynb #5d00f8d7
+# the 20-residue scale lives in `planted` (the planted TM helices use it); here the ESM alphabet's extra codes:
 # B/Z as D/N and E/Q (-3.5), U as C, O as K, X neutral
 KYTE_DOOLITTLE = {**KD20, **dict(B=-3.5, Z=-3.5, U=2.5, O=-3.9, X=0.0)}
+_KD_CODE = np.full(256, np.nan); _KD_CODE[[ord(k) for k in KYTE_DOOLITTLE]] = list(KYTE_DOOLITTLE.values())
 
 def hydropathy(seq:str, # protein sequence
                window:int=19, # sliding window length (Kyte & Doolittle's choice for TM helices)
               )->np.ndarray:
     "Mean Kyte–Doolittle hydropathy of every `window`-residue window of `seq`: array of `len(seq)-window+1`."
     if window < 1: raise ValueError(f"window must be >= 1, got {window}")
-    try: h = np.array([KYTE_DOOLITTLE[c] for c in seq], dtype=float)
-    except KeyError as e:
-        raise ValueError(f"hydropathy: invalid residue {e.args[0]!r} at position {seq.index(e.args[0])} (0-based)") from None
+    h = _KD_CODE[np.minimum(np.frombuffer(seq.encode('utf-32-le', 'surrogatepass'), np.uint32), 255)]  # code point → value; NaN if not a residue
+    if np.isnan(h).any():
+        i = int(np.flatnonzero(np.isnan(h))[0])
+        raise ValueError(f"hydropathy: invalid residue {seq[i]!r} at position {i} (0-based)")
     if len(h) < window: return np.zeros(0)
     c = np.concatenate([[0.], np.cumsum(h)])
     return (c[window:] - c[:-window]) / window
 
+# %% ../nbs/11_steering.ipynb #10dcc06a
 def tm_segments(seq:str, # protein sequence
                 window:int=19, # window length
                 threshold:float=1.6, # minimum window mean hydropathy
@@ -274,11 +301,12 @@ def tm_segments(seq:str, # protein sequence
         else: segs.append([s, s + window])
     return [(int(a), int(b)) for a, b in segs]
 
+# %% ../nbs/11_steering.ipynb #7c8f21fb
 def has_tm(seq:str, window:int=19, threshold:float=1.6)->bool:
     "Whether `seq` has at least one Kyte–Doolittle transmembrane segment."
     return bool(len(tm_segments(seq, window, threshold)))
 
-# %% ../nbs/11_steering.ipynb #a84ca703
+# %% ../nbs/11_steering.ipynb #020c0225
 def composition(seqs:list[str])->pd.Series:
     "Frequency of each of the 20 standard amino acids over all residues of `seqs`."
     cnt = pd.Series(0, index=list(STANDARD_AA), dtype=float)
@@ -288,6 +316,7 @@ def composition(seqs:list[str])->pd.Series:
     tot = cnt.sum()
     return cnt / tot if tot else cnt
 
+# %% ../nbs/11_steering.ipynb #331e9204
 def composition_shift(steered:list[str], # steered sequences
                       baseline:list[str], # baseline sequences
                      )->pd.DataFrame:
@@ -305,6 +334,7 @@ def composition_shift(steered:list[str], # steered sequences
     df.index.name = 'aa'
     return df
 
+# %% ../nbs/11_steering.ipynb #60cca289
 @torch.no_grad()
 def pseudo_perplexity(model:nn.Module, # a fair-esm ESM-2 (unsteered)
                       alphabet, # its alphabet
@@ -329,7 +359,7 @@ def pseudo_perplexity(model:nn.Module, # a fair-esm ESM-2 (unsteered)
         out.append(math.exp(nll / L))
     return np.array(out)
 
-# %% ../nbs/11_steering.ipynb #c6b11d09
+# %% ../nbs/11_steering.ipynb #47393e74
 def wilson_interval(k:int, # successes
                     n:int, # trials
                     conf:float=0.95, # confidence level
@@ -342,6 +372,7 @@ def wilson_interval(k:int, # successes
     half = z * math.sqrt(p * (1 - p) / n + z*z / (4*n*n)) / (1 + z*z / n)
     return max(0., min(p, centre - half)), min(1., max(p, centre + half))  # the interval always contains p (no rounding slips at k=0 or k=n)
 
+# %% ../nbs/11_steering.ipynb #1863755e
 def _success_fn(success):
     if callable(success): return success
     if success == 'transmem': return has_tm
@@ -366,6 +397,7 @@ def compare_rates(steered:list[str], # steered sequences
                 n_baseline=nb, hits_baseline=kb, rate_baseline=kb / nb, ci_low_baseline=bl, ci_high_baseline=bh,
                 odds_ratio=float(odds), p_value=float(p))
 
+# %% ../nbs/11_steering.ipynb #eb555e77
 def steering_trial(model:nn.Module, # a fair-esm ESM-2
                    alphabet, # its alphabet
                    sae:nn.Module, # the SAE
@@ -397,7 +429,7 @@ def steering_trial(model:nn.Module, # a fair-esm ESM-2
     res['steered'], res['baseline'] = steered, baseline
     return res
 
-# %% ../nbs/11_steering.ipynb #5ca676c1
+# %% ../nbs/11_steering.ipynb #f4fba787
 def steering_sweep(model:nn.Module, # a fair-esm ESM-2
                    alphabet, # its alphabet
                    sae:nn.Module, # the SAE
@@ -428,6 +460,7 @@ def steering_sweep(model:nn.Module, # a fair-esm ESM-2
         rows.append(r)
     return pd.DataFrame(rows)
 
+# %% ../nbs/11_steering.ipynb #d49aef44
 def plot_sweep(df:pd.DataFrame, # a `steering_sweep` table
                ax=None, # matplotlib axes for the success rate (default: a new figure, with a residue panel if the table has one)
                title:str|None=None, # title
