@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/20_api.ipynb #67776344
+# %% ../nbs/20_api.ipynb #17b685f5
 import importlib
 
 _API = { # module: its public names, in the order the method meets them
@@ -67,7 +67,7 @@ _API = { # module: its public names, in the order the method meets them
     SUBCOMMANDS EXAMPLES OPTION_KEYS COMMAND_STEPS make_parser demo_config main''',
 }
 
-# %% ../nbs/20_api.ipynb #16f415c2
+# %% ../nbs/20_api.ipynb #d193a736
 _WHERE = {n: m for m, names in _API.items() for n in names.split()}
 __all__ = list(_WHERE)
 
