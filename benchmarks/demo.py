@@ -1,5 +1,5 @@
-"""`plm-sae-nb demo` end to end, in a fresh temporary run directory, against its budget: the issue asks
-for under 5 minutes (300 s) on 2 CPU cores. Prints wall and CPU seconds of the whole command and the
+"""`plm-sae-nb demo` end to end, in a fresh temporary run directory, against its budget of 5 minutes
+(300 s) on 2 CPU cores. Prints wall and CPU seconds of the whole command and the
 seconds of each step (from the run directory's step records), then the same command again, which
 must skip every step. Run: `python benchmarks/demo.py [--threads N]` (default: torch's choice; say
 which, and how loaded the machine was, when reporting)."""

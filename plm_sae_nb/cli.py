@@ -4,18 +4,13 @@
 
 # %% ../nbs/18_cli.ipynb #ba508aa4
 from __future__ import annotations
-import argparse, copy, difflib, inspect, json, os, re, shutil, sys, time, textwrap
-from pathlib import Path
+import argparse, os, sys, textwrap
 from . import __version__
-
-try: import tomllib # Python >= 3.11
-except ModuleNotFoundError: # Python 3.10: the `tomli` backport has the same API; without it, use JSON configs
-    try: import tomli as tomllib
-    except ModuleNotFoundError: tomllib = None
-from .pipeline import CHOICES, ConfigError, DEFAULT_CONFIG, RunDir, RunDirError, STEPS, apply_overrides, format_summary, load_config_file, resolve_config, run_steps, to_toml
+from .pipeline import (CHOICES, ConfigError, DEFAULT_CONFIG, RunDirError, STEPS, format_summary, run_steps, to_toml,
+                                 _config_for)
 
 # %% auto #0
-__all__ = ['SUBCOMMANDS', 'EXAMPLES', 'OPTION_KEYS', 'COMMAND_STEPS', 'make_parser', 'demo_config', 'main']
+__all__ = ['SUBCOMMANDS', 'EXAMPLES', 'make_parser', 'main']
 
 # %% ../nbs/18_cli.ipynb #af215a6b
 SUBCOMMANDS = {
@@ -28,6 +23,7 @@ SUBCOMMANDS = {
     'run':     'run every step from one JSON/TOML config',
 }
 
+# %% ../nbs/18_cli.ipynb #4920f5ee
 EXAMPLES = {
     'demo': """examples:
   plm-sae-nb demo                              # planted-motif data, ESM-2 8M layer 4 -> plm-sae-demo/report.html
@@ -59,36 +55,20 @@ config keys (TOML tables / JSON objects), with defaults:
   plm-sae-nb report --out runs/tm                         # writes runs/tm/report.html""",
 }
 
-# option name -> dotted config key, per command
-OPTION_KEYS = {
-    'demo':    {'uniprot': 'data.uniprot', 'model': 'model.name', 'weights': 'model.weights'},
-    'extract': {'fasta': 'data.fasta', 'uniprot': 'data.uniprot', 'planted': 'data.n_proteins', 'max_proteins': 'data.max_proteins',
-                'model': 'model.name', 'weights': 'model.weights', 'layer': 'extract.layer'},
-    'train':   {'architecture': 'sae.architecture', 'expansion': 'sae.expansion', 'l1_coeff': 'sae.l1_coeff', 'k': 'sae.k', 'steps': 'sae.steps'},
-    'enrich':  {'mode': 'enrich.mode', 'thresholds': 'enrich.thresholds', 'concepts': 'enrich.concepts'},
-    'steer':   {'concept': 'steer.concept', 'latent': 'steer.latent', 'value': 'steer.value', 'n': 'steer.n', 'length': 'steer.length'},
-    'report':  {}, 'run': {},
-}
-COMMAND_STEPS = {'extract': ['data', 'extract'], 'train': ['train'], 'enrich': ['enrich'], 'steer': ['steer'], 'report': ['report']}
+# %% ../nbs/18_cli.ipynb #032c093a
+def _add_common(c:argparse.ArgumentParser, name:str):
+    "The options every command `name` shares (and `run`'s config argument), added to its sub-parser `c`."
+    if name == 'run': c.add_argument('config', help='a .json or .toml config (see the keys below)')
+    c.add_argument('--out', '-o', required=name not in ('demo',), default='plm-sae-demo' if name == 'demo' else None,
+                   help='run directory' + (' (default: %(default)s)' if name == 'demo' else ''))
+    if name != 'report': c.add_argument('--force', action='store_true', help='redo steps of an existing run made with a different config (nothing is overwritten without it)')
+    c.add_argument('--set', action='append', metavar='KEY=VALUE', default=[], help='override a config key, e.g. --set sae.expansion=8 (repeatable)')
+    c.add_argument('--quiet', '-q', action='store_true', help='no progress messages (the summary is still printed)')
+    c.add_argument('--threads', type=int, metavar='N', help='CPU threads for torch (default: torch\'s choice); on a busy machine 1 is often fastest')
 
-def make_parser()->argparse.ArgumentParser:
-    "The `plm-sae-nb` argument parser, one subparser per entry of `SUBCOMMANDS`, each with examples in its help."
-    p = argparse.ArgumentParser(prog='plm-sae-nb',
-        description='Interpret and steer protein language models (ESM-2) with sparse autoencoders.',
-        epilog="Run `plm-sae-nb COMMAND --help` for a command's options and examples. Start with `plm-sae-nb demo`.")
-    p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
-    sub = p.add_subparsers(dest='command', metavar='COMMAND', title='commands')
-    fmt = argparse.RawDescriptionHelpFormatter
-    cmds = {name: sub.add_parser(name, help=help, description=help, epilog=EXAMPLES.get(name), formatter_class=fmt)
-            for name,help in SUBCOMMANDS.items()}
-    for name,c in cmds.items():
-        if name == 'run': c.add_argument('config', help='a .json or .toml config (see the keys below)')
-        c.add_argument('--out', '-o', required=name not in ('demo',), default='plm-sae-demo' if name == 'demo' else None,
-                       help='run directory' + (' (default: %(default)s)' if name == 'demo' else ''))
-        if name != 'report': c.add_argument('--force', action='store_true', help='redo steps of an existing run made with a different config (nothing is overwritten without it)')
-        c.add_argument('--set', action='append', metavar='KEY=VALUE', default=[], help='override a config key, e.g. --set sae.expansion=8 (repeatable)')
-        c.add_argument('--quiet', '-q', action='store_true', help='no progress messages (the summary is still printed)')
-        c.add_argument('--threads', type=int, metavar='N', help='CPU threads for torch (default: torch\'s choice); on a busy machine 1 is often fastest')
+# %% ../nbs/18_cli.ipynb #5f3cf189
+def _add_options(cmds:dict):
+    "Each command's own options, added to its sub-parser in `cmds` (command name -> sub-parser)."
     d = cmds['demo']
     d.add_argument('--uniprot', metavar='QUERY', help='use UniProt entries matching QUERY (needs network) instead of the planted dataset')
     d.add_argument('--model', metavar='NAME', help='ESM-2 name (default esm2_t6_8M_UR50D) or local checkpoint')
@@ -120,32 +100,23 @@ def make_parser()->argparse.ArgumentParser:
     s.add_argument('--value', type=float, help='clamp value (default: from the latent\'s activations)')
     s.add_argument('--n', type=int, help='sequences per condition')
     s.add_argument('--length', type=int, help='generated sequence length')
+
+# %% ../nbs/18_cli.ipynb #0768c23d
+def make_parser()->argparse.ArgumentParser:
+    "The `plm-sae-nb` argument parser, one subparser per entry of `SUBCOMMANDS`, each with examples in its help."
+    p = argparse.ArgumentParser(prog='plm-sae-nb',
+        description='Interpret and steer protein language models (ESM-2) with sparse autoencoders.',
+        epilog="Run `plm-sae-nb COMMAND --help` for a command's options and examples. Start with `plm-sae-nb demo`.")
+    p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
+    sub = p.add_subparsers(dest='command', metavar='COMMAND', title='commands')
+    fmt = argparse.RawDescriptionHelpFormatter
+    cmds = {name: sub.add_parser(name, help=help, description=help, epilog=EXAMPLES.get(name), formatter_class=fmt)
+            for name,help in SUBCOMMANDS.items()}
+    for name,c in cmds.items(): _add_common(c, name)
+    _add_options(cmds)
     return p
 
 # %% ../nbs/18_cli.ipynb #593a9d97
-def demo_config()->dict:
-    "The config of `plm-sae-nb demo`: the defaults (planted motifs, ESM-2 8M layer 4, ReLU-L1 SAE, zn_fing steering), sized for minutes on 2 CPU cores."
-    return resolve_config({})
-
-def _config_for(args)->tuple[dict, list[str]]:
-    "The complete config of a parsed command line, and the steps it runs."
-    cmd = args.command
-    if cmd == 'run':
-        base, source = load_config_file(args.config), args.config
-        steps = list(STEPS[:STEPS.index(args.until)+1]) if args.until else list(STEPS)
-    elif cmd == 'demo':
-        base, source, steps = demo_config(), None, list(STEPS)
-    else:
-        saved = RunDir(args.out).config()
-        base, source, steps = (saved or {}), None, COMMAND_STEPS[cmd]
-    sets = [f"{key}={json.dumps(getattr(args, opt))}" for opt,key in OPTION_KEYS[cmd].items() if getattr(args, opt, None) is not None]
-    if cmd in ('demo', 'extract'):
-        if getattr(args, 'uniprot', None): sets.append('data.source="uniprot"')
-        if getattr(args, 'fasta', None): sets.append('data.source="fasta"')
-        if getattr(args, 'planted', None): sets.append('data.source="planted"')
-    base = resolve_config(base, source) # the file's own errors first, with its line numbers
-    return resolve_config(apply_overrides(base, sets + args.set), source), steps
-
 def main(argv:list|None=None # arguments (default: `sys.argv[1:]`)
         )->int:
     "Entry point of the `plm-sae-nb` console script: 0 on success, 2 on a named error (printed without a traceback)."
