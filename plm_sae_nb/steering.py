@@ -14,8 +14,8 @@ from .esm import edit_residual
 from .enrich import bh_qvalues
 
 # %% auto #0
-__all__ = ['STEER_MODES', 'GEN_ORDERS', 'MASK_CHAR', 'PS00028', 'KYTE_DOOLITTLE', 'steer', 'generate', 'prosite_to_regex',
-           'find_motifs', 'motif_hit_rate', 'hydropathy', 'tm_segments', 'has_tm', 'composition', 'composition_shift',
+__all__ = ['STEER_MODES', 'GEN_ORDERS', 'MASK_CHAR', 'PS00028', 'steer', 'generate', 'prosite_to_regex', 'find_motifs',
+           'motif_hit_rate', 'hydropathy', 'tm_segments', 'has_tm', 'composition', 'composition_shift',
            'pseudo_perplexity', 'wilson_interval', 'compare_rates', 'steering_trial', 'steering_sweep', 'plot_sweep',
            'best_latent_for']
 
@@ -272,8 +272,8 @@ def motif_hit_rate(seqs:list[str], # sequences
 # %% ../nbs/11_steering.ipynb #5d00f8d7
 # the 20-residue scale lives in `planted` (the planted TM helices use it); here the ESM alphabet's extra codes:
 # B/Z as D/N and E/Q (-3.5), U as C, O as K, X neutral
-KYTE_DOOLITTLE = {**KD20, **dict(B=-3.5, Z=-3.5, U=2.5, O=-3.9, X=0.0)}
-_KD_CODE = np.full(256, np.nan); _KD_CODE[[ord(k) for k in KYTE_DOOLITTLE]] = list(KYTE_DOOLITTLE.values())
+_KD_ESM = {**KD20, **dict(B=-3.5, Z=-3.5, U=2.5, O=-3.9, X=0.0)}
+_KD_CODE = np.full(256, np.nan); _KD_CODE[[ord(k) for k in _KD_ESM]] = list(_KD_ESM.values())
 
 def hydropathy(seq:str, # protein sequence
                window:int=19, # sliding window length (Kyte & Doolittle's choice for TM helices)
