@@ -22,7 +22,7 @@ __all__ = ['Run', 'save_latents', 'load_latents', 'load_run', 'planted_run', 'La
 # %% ../nbs/14_results.ipynb #37d16481
 class Run:
     "One run's artefacts in memory, with the lookups the viewers need."
-    def __init__(self, proteins, # list of `data.Protein` (features in `meta['features']`)
+    def __init__(self, proteins, # list of `core.Protein` (features in `meta['features']`)
                  latents, # (n_rows, d_sae) dense / scipy.sparse / object with `.csr` and `.index`
                  index=None, # pd.MultiIndex (protein, pos) of the rows (default: `latents.index`, else all residues of `proteins` in order)
                  table:pd.DataFrame|None=None, # enrichment table
@@ -135,7 +135,7 @@ def load_latents(path)->tuple:
 # %% ../nbs/14_results.ipynb #00568bf3
 def _read_json(p): return json.loads(Path(p).read_text()) if Path(p).exists() else {}
 
-def load_run(run_dir, # a run directory (see CONTRACTS)
+def load_run(run_dir, # a run directory (layout above)
              batch_size:int=4096, # rows per batch when computing latent activations
             )->Run:
     "A `Run` from a run directory; latent activations computed once and cached in `latents.npz`."
