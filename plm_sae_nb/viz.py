@@ -17,16 +17,30 @@ from .core import STANDARD_AA
 from .planted import SWISSPROT_AA_FREQ
 
 # %% auto #0
-__all__ = ['HTML', 'residue_html', 'activation_histogram', 'top_examples_table', 'logo_matrix', 'consensus', 'logo',
-           'best_per_pair', 'f1_heatmap', 'pr_scatter', 'volcano', 'steering_curve']
+__all__ = ['LatentIndexError', 'check_latent', 'HTML', 'residue_html', 'activation_histogram', 'top_examples_table',
+           'logo_matrix', 'consensus', 'logo', 'best_per_pair', 'f1_heatmap', 'pr_scatter', 'volcano', 'steering_curve']
 
-# %% ../nbs/13_viz.ipynb #3554939a
+# %% ../nbs/13_viz.ipynb #e8bcfd3b
+class LatentIndexError(IndexError):
+    "A latent index outside `0..d_sae-1`."
+
+# %% ../nbs/13_viz.ipynb #a4fe1ff1
+def check_latent(latent, # latent index to check
+                 d_sae:int, # number of latents of the SAE
+                )->int:
+    "Return `latent` as an int if `0 <= latent < d_sae`, else raise `LatentIndexError` naming it and the range."
+    if isinstance(latent, (bool, np.bool_)) or not isinstance(latent, (int, np.integer)):
+        raise LatentIndexError(f"latent must be an integer index, got {latent!r} ({type(latent).__name__})")
+    if not 0 <= int(latent) < d_sae:
+        raise LatentIndexError(f"latent {int(latent)} out of range: this SAE has {d_sae} latents (0..{d_sae-1})")
+    return int(latent)
+
+# %% ../nbs/13_viz.ipynb #86cbf24f
 class HTML(str):
     "A str of HTML that renders itself in Jupyter."
     def _repr_html_(self): return str(self)
 
-def _hex(cmap, x:float)->str: return mcolors.to_hex(plt.get_cmap(cmap)(float(np.clip(x, 0, 1))))
-
+# %% ../nbs/13_viz.ipynb #8c9fc20c
 def _spans(spans, L:int)->list[tuple[int,int,str]]:
     "Normalise `Feature`s / `(start, end, label)` tuples to tuples, checking bounds against length `L`."
     out = []
@@ -37,7 +51,9 @@ def _spans(spans, L:int)->list[tuple[int,int,str]]:
         out.append((int(st), int(en), lab))
     return out
 
+# %% ../nbs/13_viz.ipynb #74f10bcd
 _SPAN_COLOURS = ['#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22']
+def _hex(cmap, x:float)->str: return mcolors.to_hex(plt.get_cmap(cmap)(float(np.clip(x, 0, 1))))
 
 def residue_html(sequence:str, # amino-acid sequence
                  acts, # (L,) activations of one latent on this sequence
@@ -83,7 +99,7 @@ def residue_html(sequence:str, # amino-acid sequence
     out.append('</div></div>')
     return HTML(''.join(out))
 
-# %% ../nbs/13_viz.ipynb #b080e278
+# %% ../nbs/13_viz.ipynb #c8fd56af
 def activation_histogram(acts, # (n,) activations of one latent over residues (dense; zeros = not firing)
                          latent:int|None=None, # latent index, for the title
                          bins:int=50, # histogram bins
@@ -101,6 +117,7 @@ def activation_histogram(acts, # (n,) activations of one latent over residues (d
     fig.tight_layout()
     return fig
 
+# %% ../nbs/13_viz.ipynb #4233f2bd
 def _latent_rows(examples:pd.DataFrame, latent:int)->pd.DataFrame:
     need = {'latent','rank','protein','pos','activation','window','window_start'}
     miss = need - set(examples.columns)
@@ -121,7 +138,7 @@ def top_examples_table(examples:pd.DataFrame, # `enrichment.top_examples` output
                     f'<td style="font-family:monospace">{win}</td></tr>')
     return HTML(f'<table class="plm-top"><tr><th>rank</th><th>protein</th><th>pos (0-based)</th><th>activation</th><th>window</th></tr>{"".join(rows)}</table>')
 
-# %% ../nbs/13_viz.ipynb #51de11cd
+# %% ../nbs/13_viz.ipynb #ce4075be
 def logo_matrix(examples:pd.DataFrame, # `enrichment.top_examples` output (or any frame with window, window_start, pos, activation)
                 latent:int|None=None, # keep only this latent's rows (None: use all rows)
                 half_width:int|None=None, # offsets -h..h (default: the widest the windows allow)
@@ -153,6 +170,7 @@ def logo_matrix(examples:pd.DataFrame, # `enrichment.top_examples` output (or an
         return P.mul(np.where(tot.notna(), np.log2(20) - H, 0.0), axis=0)
     raise ValueError(f"kind must be 'probability', 'information' or 'weight', got {kind!r}")
 
+# %% ../nbs/13_viz.ipynb #da658126
 def consensus(matrix:pd.DataFrame, # `logo_matrix(..., kind='probability')`
               min_prob:float=0.5, # a column is conserved if its top residue has at least this probability
               max_shift:int=3, # a residue spread over up to this many adjacent columns counts as one variable-spacing element
@@ -186,6 +204,7 @@ def consensus(matrix:pd.DataFrame, # `logo_matrix(..., kind='probability')`
         out.append(a)
     return '-'.join(out)
 
+# %% ../nbs/13_viz.ipynb #898278b3
 def logo(matrix:pd.DataFrame, # `logo_matrix(...)`, kind 'information' or 'probability'
          title:str|None=None, # axes title
          ax=None, # matplotlib axes
@@ -199,7 +218,7 @@ def logo(matrix:pd.DataFrame, # `logo_matrix(...)`, kind 'information' or 'proba
     fig.tight_layout()
     return fig
 
-# %% ../nbs/13_viz.ipynb #8beedb3c
+# %% ../nbs/13_viz.ipynb #7adce0a7
 def best_per_pair(table:pd.DataFrame)->pd.DataFrame:
     "One row per (latent, concept): the threshold with the highest F1."
     need = {'latent','concept','threshold','precision','recall','F1'}
@@ -208,6 +227,7 @@ def best_per_pair(table:pd.DataFrame)->pd.DataFrame:
     t = table.sort_values(['F1','threshold'], ascending=[False, True], kind='stable')
     return t.drop_duplicates(['latent','concept']).reset_index(drop=True)
 
+# %% ../nbs/13_viz.ipynb #7a17d13f
 def f1_heatmap(table:pd.DataFrame, # enrichment table
                top:int=3, # latents per concept to include
                ax=None):
@@ -223,6 +243,7 @@ def f1_heatmap(table:pd.DataFrame, # enrichment table
     fig.tight_layout()
     return fig
 
+# %% ../nbs/13_viz.ipynb #5531552b
 def pr_scatter(table:pd.DataFrame, min_precision:float=0.8, min_recall:float=0.8, ax=None):
     "Precision vs recall of every (latent, concept) pair at its best threshold, coloured by concept."
     b = best_per_pair(table)
@@ -235,6 +256,7 @@ def pr_scatter(table:pd.DataFrame, min_precision:float=0.8, min_recall:float=0.8
     fig.tight_layout()
     return fig
 
+# %% ../nbs/13_viz.ipynb #eaaf4974
 def volcano(table:pd.DataFrame, effect:str='auroc', q_floor:float=1e-300, ax=None):
     "Effect (`auroc`: AUROC − 0.5; or any column) vs −log10 q of every pair at its best threshold."
     b = best_per_pair(table)
