@@ -40,7 +40,7 @@ def validate_sequence(seq:str, # amino-acid sequence
             raise ValueError(f"protein {id!r}: invalid residue {c!r} at position {i} (0-based); allowed: {ESM_AA}{hint}")
     return seq
 
-# %% ../nbs/00_core.ipynb #5ea22649
+# %% ../nbs/00_core.ipynb #5255be5e
 def as_pairs(proteins, # `Protein`s or `(id, sequence)` pairs
              what:str='', # the caller's name, to prefix error messages
             )->list[tuple[str, str]]:
@@ -56,7 +56,7 @@ def as_pairs(proteins, # `Protein`s or `(id, sequence)` pairs
         seen[pid] = i; out.append((pid, seq))
     return out
 
-# %% ../nbs/00_core.ipynb #b89f8c59
+# %% ../nbs/00_core.ipynb #7fd52a45
 def residue_index(proteins=None, # `Protein`s or `(id, sequence)` pairs, in row order
                   ids=None, # or: the protein ids ...
                   lengths=None, # ... and their lengths
@@ -140,7 +140,7 @@ def open_text(path)->io.TextIOBase:
     if magic == b'\x1f\x8b': return io.TextIOWrapper(gzip.open(path, 'rb'), encoding='utf-8')
     return open(path, encoding='utf-8')
 
-# %% ../nbs/00_core.ipynb #51bdeac1
+# %% ../nbs/00_core.ipynb #d95dc555
 def atomic_write(path, # destination; gzip-compressed when it ends in .gz
                  data:str|bytes, # the whole content (text is written as UTF-8)
                 )->Path:
@@ -148,7 +148,7 @@ def atomic_write(path, # destination; gzip-compressed when it ends in .gz
     with atomic_open(path, binary=isinstance(data, bytes)) as f: f.write(data)
     return Path(path)
 
-# %% ../nbs/00_core.ipynb #c15aa09e
+# %% ../nbs/00_core.ipynb #801ee889
 def cache_root(*parts:str)->Path:
     "The download cache, `$PLM_SAE_NB_CACHE` or else `~/.cache/plm_sae_nb`, joined with `parts` (e.g. `'uniprot'`)."
     return Path(os.environ.get('PLM_SAE_NB_CACHE') or Path.home()/'.cache'/'plm_sae_nb').joinpath(*parts)
