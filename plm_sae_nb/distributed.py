@@ -16,7 +16,7 @@ from .core import as_pairs
 from .esm import esm2_forward
 from .store import ActivationStore
 from .extractor import _plan, assemble_rows, default_max_tokens, extract, token_batches
-from .sae import SAE, SAEConfig
+from .sae import SAE, SAEConfig, BatchTopK
 from .train import _Trainer, train_sae
 
 # %% auto #0
@@ -274,7 +274,7 @@ def sync_step(self:_DistTrainer, info:dict):
     v = torch.stack([torch.as_tensor(info[k]).detach().double().reshape(()).cpu() for k in keys])
     _all_reduce(v).div_(self.world)
     for k, x in zip(keys, v): info[k] = x
-    if self.cfg.architecture == 'batchtopk': _all_reduce(self.sae.threshold.data).div_(self.world)
+    if isinstance(self.sae.arch, BatchTopK): _all_reduce(self.sae.threshold.data).div_(self.world)
 
 # %% ../nbs/16_distributed.ipynb #93c5ae49
 def dist_train(cfg:SAEConfig, # architecture and recipe; `batch_size` is the GLOBAL batch (divisible by the number of processes)
