@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/20_api.ipynb #9ace4f97
+# %% ../nbs/20_api.ipynb #5fcbc288
 import importlib
 
 _API = { # module: its public names, in the order the method meets them
@@ -65,7 +65,7 @@ _API = { # module: its public names, in the order the method meets them
     SUBCOMMANDS EXAMPLES make_parser main''',
 }
 
-# %% ../nbs/20_api.ipynb #a7ffe595
+# %% ../nbs/20_api.ipynb #28d4cc7c
 _WHERE = {n: m for m, names in _API.items() for n in names.split()}
 __all__ = list(_WHERE)
 
