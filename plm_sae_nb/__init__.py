@@ -6,66 +6,48 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/20_api.ipynb #5fcbc288
+# %% ../nbs/20_api.ipynb #b7e2b57e
 import importlib
 
 _API = { # module: its public names, in the order the method meets them
-    'core': '''
-    STANDARD_AA ESM_AA Protein validate_sequence as_pairs residue_index clean_proteins atomic_open open_text
-    atomic_write cache_root read_fasta write_fasta''',
-    'uniprot': '''
-    PAIR_TYPES PAPER_CONCEPTS UNIPROT_REST UNIPROT_FEATURE_FIELDS UNIPROT_FIELDS UNIPROT_LABELS Feature
-    parse_features format_features concept_predicate SparseLabels label_matrix save_proteins load_proteins
-    UniProtError uniprot_cache_path uniprot_tsv uniprot_proteins''',
-    'planted': '''
-    SWISSPROT_AA_FREQ KYTE_DOOLITTLE PS00028_REGEX SEQUON_REGEX truncated_lognormal_cdf planted_dataset
-    planted_activations atom_recovery''',
-    'esm': '''
-    ESM2_ARCHS ESM_URL random_esm load_esm edit_residual esm2_forward''',
-    'store': '''
-    ActivationStore''',
-    'extractor': '''
-    default_max_tokens token_batches assemble_rows extract''',
-    'layers': '''
-    nn_distances TwoNNResult twonn manifold_sample plot_twonn_fit twonn_scale plot_id_scale id_profile
-    choose_layer plot_id_profile''',
-    'sae': '''
-    ARCHITECTURES Architecture ReLU TopK BatchTopK JumpReLU SAEConfig SAE save_sae''',
-    'train': '''
-    TensorSource train_sae sae_metrics spliced_metrics''',
-    'pretrained': '''
-    HF_SAES convert_paper_sae convert_interplm_sae convert_interprot_sae load_sae''',
-    'enrich': '''
-    COLUMNS PAPER_THRESHOLDS INTERPLM_THRESHOLDS INTERPLM_AA_LEVEL LatentActs latent_activations bh_qvalues
-    enrichment protein_level protein_enrichment top_examples best_latents paper_filter concepts_per_latent
-    summarize heldout_pairs''',
-    'steering': '''
-    STEER_MODES GEN_ORDERS MASK_CHAR PS00028 steer generate prosite_to_regex find_motifs motif_hit_rate
-    hydropathy tm_segments has_tm composition composition_shift pseudo_perplexity wilson_interval compare_rates
-    steering_trial steering_sweep plot_sweep best_latent_for''',
-    'structure': '''
-    ALPHAFOLD_URL STATIC StructureMismatchError StructureNotAvailable Structure toy_structure parse_structure
-    align_structure pdb_bfactors color_structure fetch_alphafold load_structure structure_view threedmol_js
-    viewer_html''',
-    'viz': '''
-    LatentIndexError check_latent HTML residue_html activation_histogram top_examples_table logo_matrix
-    consensus logo best_per_pair f1_heatmap pr_scatter volcano steering_curve''',
-    'results': '''
-    Run save_latents load_latents load_run planted_run LatentCard describe latent_choices report''',
-    'widgets': '''
-    LatentPicker SequenceViewer StructureViewer Explorer explore''',
-    'distributed': '''
-    DistInfo init_distributed barrier shard_proteins dist_extract dist_train LiveSource''',
-    'pipeline': '''
-    DEFAULT_CONFIG STEPS STEP_SECTIONS STEP_OUTPUTS CHOICES ESM2_NAMES ESM2_LAYERS STEP_FUNCS DIST_STEPS
-    OPTION_KEYS COMMAND_STEPS RANDOM_NOTICE SUCCESS ConfigError RunDirError load_config_file to_toml
-    check_model_name resolve_config apply_overrides config_diff RunDir run_steps format_summary demo_config
-    load_model step_data step_extract step_train step_enrich latent_max step_steer step_report''',
-    'cli': '''
-    SUBCOMMANDS EXAMPLES make_parser main''',
+    'core': '''STANDARD_AA ESM_AA Protein validate_sequence as_pairs residue_index clean_proteins atomic_open
+               open_text atomic_write cache_root read_fasta write_fasta''',
+    'uniprot': '''PAIR_TYPES PAPER_CONCEPTS UNIPROT_REST UNIPROT_FEATURE_FIELDS UNIPROT_FIELDS UNIPROT_LABELS
+                  Feature parse_features format_features concept_predicate SparseLabels label_matrix
+                  save_proteins load_proteins UniProtError uniprot_cache_path uniprot_tsv uniprot_proteins''',
+    'planted': '''SWISSPROT_AA_FREQ KYTE_DOOLITTLE PS00028_REGEX SEQUON_REGEX truncated_lognormal_cdf
+                  planted_dataset planted_activations atom_recovery''',
+    'esm': '''ESM2_ARCHS ESM_URL random_esm load_esm edit_residual esm2_forward''',
+    'store': '''ActivationStore''',
+    'extractor': '''default_max_tokens token_batches assemble_rows extract''',
+    'layers': '''nn_distances TwoNNResult twonn manifold_sample plot_twonn_fit twonn_scale plot_id_scale
+                 id_profile choose_layer plot_id_profile''',
+    'sae': '''ARCHITECTURES Architecture ReLU TopK BatchTopK JumpReLU SAEConfig SAE save_sae''',
+    'train': '''TensorSource train_sae sae_metrics spliced_metrics''',
+    'pretrained': '''HF_SAES convert_paper_sae convert_interplm_sae convert_interprot_sae load_sae''',
+    'enrich': '''COLUMNS PAPER_THRESHOLDS INTERPLM_THRESHOLDS INTERPLM_AA_LEVEL LatentActs latent_activations
+                 bh_qvalues enrichment protein_level protein_enrichment top_examples best_latents paper_filter
+                 concepts_per_latent summarize heldout_pairs''',
+    'steering': '''STEER_MODES GEN_ORDERS MASK_CHAR PS00028 steer generate prosite_to_regex find_motifs
+                   motif_hit_rate hydropathy tm_segments has_tm composition composition_shift pseudo_perplexity
+                   wilson_interval compare_rates steering_trial steering_sweep plot_sweep best_latent_for''',
+    'structure': '''ALPHAFOLD_URL STATIC StructureMismatchError StructureNotAvailable Structure toy_structure
+                    parse_structure align_structure pdb_bfactors color_structure fetch_alphafold load_structure
+                    structure_view threedmol_js viewer_html''',
+    'viz': '''LatentIndexError check_latent HTML residue_html activation_histogram top_examples_table
+              logo_matrix consensus logo best_per_pair f1_heatmap pr_scatter volcano steering_curve''',
+    'results': '''Run save_latents load_latents load_run planted_run LatentCard describe latent_choices report''',
+    'widgets': '''LatentPicker SequenceViewer StructureViewer Explorer explore''',
+    'distributed': '''DistInfo init_distributed barrier shard_proteins dist_extract dist_train LiveSource''',
+    'pipeline': '''DEFAULT_CONFIG STEPS STEP_SECTIONS STEP_OUTPUTS CHOICES ESM2_NAMES ESM2_LAYERS STEP_FUNCS
+                   DIST_STEPS OPTION_KEYS COMMAND_STEPS RANDOM_NOTICE SUCCESS ConfigError RunDirError
+                   load_config_file to_toml check_model_name resolve_config apply_overrides config_diff RunDir
+                   run_steps format_summary demo_config load_model step_data step_extract step_train step_enrich
+                   latent_max step_steer step_report''',
+    'cli': '''SUBCOMMANDS EXAMPLES make_parser main''',
 }
 
-# %% ../nbs/20_api.ipynb #28d4cc7c
+# %% ../nbs/20_api.ipynb #003fbd70
 _WHERE = {n: m for m, names in _API.items() for n in names.split()}
 __all__ = list(_WHERE)
 
