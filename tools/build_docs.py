@@ -104,7 +104,7 @@ def main(argv=None) -> int:
     config = {'title': 'plm-sae-nb', 'author': 'plm-sae-nb contributors', 'only_build_toc_files': True,
               'execute': execute, 'repository': {'url': 'https://github.com/plm-sae-nb/plm-sae-nb', 'path_to_book': 'nbs', 'branch': 'main'},
               'html': {'use_repository_button': True},
-              'sphinx': {'config': {'html_show_copyright': False, 'suppress_warnings': ['mystnb.unknown_mime_type', 'myst.header', 'misc.highlighting_failure']}}}
+              'sphinx': {'config': {'html_show_copyright': False, 'myst_heading_anchors': 3, 'suppress_warnings': ['mystnb.unknown_mime_type', 'myst.header', 'misc.highlighting_failure']}}}
     (out/'_config.yml').write_text(yaml.safe_dump(config, sort_keys=False))
     jb = shutil.which('jupyter-book', path=str(Path(sys.executable).parent)) or shutil.which('jupyter-book')
     if jb is None: sys.exit('build_docs: jupyter-book not found: pip install "jupyter-book<2"')
