@@ -19,7 +19,8 @@ def index_cells(readme: str) -> list:
 
 def notebook(readme: str) -> dict:
     cells = index_cells(readme)
-    for i, c in enumerate(cells): c['id'] = f'readme{i:02d}'
+    cells = [{'cell_type': c['cell_type'], 'id': f'readme{i:02d}', 'metadata': c['metadata'], 'source': c['source']}
+             for i, c in enumerate(cells)]  # nbdev_clean's key order, so a clean leaves the file unchanged
     return {'cells': cells, 'metadata': {'jupytext': {'cell_metadata_filter': '-all', 'main_language': 'python',
             'notebook_metadata_filter': '-all'}}, 'nbformat': 4, 'nbformat_minor': 5}
 
