@@ -11,7 +11,7 @@ import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 import scipy.sparse as sp
 from fastcore.basics import patch
-from .core import atomic_write
+from .core import atomic_write, residue_index
 from .enrich import best_latents, summarize, top_examples
 from .structure import Structure, StructureMismatchError, StructureNotAvailable, _ACC_RE, color_structure, load_structure, viewer_html
 from .viz import check_latent, _latent_rows, activation_histogram, best_per_pair, consensus, f1_heatmap, logo, logo_matrix, pr_scatter, residue_html, steering_curve, top_examples_table, volcano
@@ -36,8 +36,7 @@ class Run:
         if hasattr(latents, 'csr'): index, latents = (index if index is not None else latents.index), latents.csr
         self.latents = latents.tocsc() if sp.issparse(latents) else np.asarray(latents)
         self.proteins = {p.id: p for p in proteins}
-        if index is None: index = pd.MultiIndex.from_arrays([[p.id for p in proteins for _ in p.sequence],
-                                                            [i for p in proteins for i in range(len(p))]], names=['protein','pos'])
+        if index is None: index = residue_index(proteins)
         if len(index) != self.latents.shape[0]: raise ValueError(f"{self.latents.shape[0]} latent rows but an index of {len(index)} rows")
         self.index = index
         pids, pos = index.get_level_values(0), np.asarray(index.get_level_values(1))
