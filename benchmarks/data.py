@@ -1,6 +1,6 @@
 """Benchmarks of `planted_dataset` and `label_matrix` (seconds, best of 3, one process).
 
-- planted_dataset_1000: `planted_dataset(1000)`; reference = the 1.0 s budget of CONTRACTS.md.
+- planted_dataset_1000: `planted_dataset(1000)`; reference = a 1.0 s budget.
 - label_matrix_5000: `label_matrix` of 5,000 planted proteins (~1.5 M residues, 4 concepts, bool);
   reference = a straightforward per-feature loop filling one Python list per concept, then a DataFrame.
 - label_matrix_instances_5000: the same with `instances=True`; same reference (it fills ids).

@@ -321,7 +321,7 @@ def _latent_scale(X, mode:str, lat_max=None, latent_max=None):
 
 # %% ../nbs/10_enrich.ipynb #f13b21dd
 def enrichment(latents, # (n_residues, d_sae): `LatentActs`, scipy.sparse or dense array
-               labels, # (n_residues, n_concepts) DataFrame of bool / int instance ids, `data.SparseLabels` or `(matrix, names)`
+               labels, # (n_residues, n_concepts) DataFrame of bool / int instance ids, `uniprot.SparseLabels` or `(matrix, names)`
                thresholds=None, # activity thresholds; default (0.01, 0.1, 1) absolute, (0, .15, .5, .6, .8) relative/interplm
                mode:str='absolute', # 'absolute': x > t; 'relative' / 'interplm': x / max(latent) > t
                concepts=None, # subset of label columns (names); default all

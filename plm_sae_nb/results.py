@@ -26,7 +26,7 @@ class Run:
                  latents, # (n_rows, d_sae) dense / scipy.sparse / object with `.csr` and `.index`
                  index=None, # pd.MultiIndex (protein, pos) of the rows (default: `latents.index`, else all residues of `proteins` in order)
                  table:pd.DataFrame|None=None, # enrichment table
-                 examples:pd.DataFrame|None=None, # top examples (`enrichment.top_examples`); computed from `latents` when None
+                 examples:pd.DataFrame|None=None, # top examples (`enrich.top_examples`); computed from `latents` when None
                  steering:pd.DataFrame|None=None, # steering results
                  metrics:dict|None=None, # SAE metrics
                  config:dict|None=None, # run config
@@ -93,7 +93,7 @@ def spans(self:Run, protein:str)->list: return _feature_spans(self.proteins[prot
 # %% ../nbs/14_results.ipynb #db2a1404
 @patch
 def examples(self:Run, latent:int, k:int=20, half_width:int=25)->pd.DataFrame:
-    "Top-activating windows of `latent`: from the run's top-examples table, else `enrichment.top_examples` (one per protein)."
+    "Top-activating windows of `latent`: from the run's top-examples table, else `enrich.top_examples` (one per protein)."
     latent = check_latent(latent, self.d_sae)
     if self._examples is not None: return _latent_rows(self._examples, latent).head(k)
     key = (latent, k, half_width)

@@ -124,7 +124,7 @@ def _latent_rows(examples:pd.DataFrame, latent:int)->pd.DataFrame:
     if miss: raise ValueError(f"top-examples table lacks columns {sorted(miss)}; has {list(examples.columns)}")
     return examples[examples['latent'] == latent].sort_values('rank')
 
-def top_examples_table(examples:pd.DataFrame, # `enrichment.top_examples` output
+def top_examples_table(examples:pd.DataFrame, # `enrich.top_examples` output
                        latent:int, # which latent
                        n:int=10, # rows to show
                       )->HTML:
@@ -139,7 +139,7 @@ def top_examples_table(examples:pd.DataFrame, # `enrichment.top_examples` output
     return HTML(f'<table class="plm-top"><tr><th>rank</th><th>protein</th><th>pos (0-based)</th><th>activation</th><th>window</th></tr>{"".join(rows)}</table>')
 
 # %% ../nbs/13_viz.ipynb #ce4075be
-def logo_matrix(examples:pd.DataFrame, # `enrichment.top_examples` output (or any frame with window, window_start, pos, activation)
+def logo_matrix(examples:pd.DataFrame, # `enrich.top_examples` output (or any frame with window, window_start, pos, activation)
                 latent:int|None=None, # keep only this latent's rows (None: use all rows)
                 half_width:int|None=None, # offsets -h..h (default: the widest the windows allow)
                 kind:str='probability', # 'probability', 'information' (bits) or 'weight'
