@@ -89,14 +89,14 @@ def latent_activations(sae, # an `SAE` (anything with `encode(x:(n, d_in)) -> (n
         n, rows, index = len(arr), (lambda s, e: arr[s:e]), None
     if device is None:
         p = next(iter(sae.parameters()), None); device = p.device if p is not None else 'cpu'
-    parts, mx, sm, cnt, m = [], None, None, None, None
+    parts = []
     with torch.no_grad():
         for s in tqdm(range(0, n, batch_size), disable=not progress, desc='latents'):
             x = torch.as_tensor(np.asarray(rows(s, min(n, s + batch_size)), np.float32), device=device)
             z = sae.encode(x).float()
             if top_k is not None and top_k < z.shape[1]:
                 v, i = z.topk(top_k, dim=1); z = torch.zeros_like(z).scatter_(1, i, v)
-            z = z.cpu().numpy(); m = z.shape[1]
+            z = z.cpu().numpy()
             bad = ~np.isfinite(z)
             if bad.any():
                 r, j = np.argwhere(bad)[0]

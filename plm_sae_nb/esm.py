@@ -6,7 +6,6 @@
 from __future__ import annotations
 import argparse, contextlib, os, socket, urllib.request, urllib.error, warnings
 from pathlib import Path
-import numpy as np
 import torch, esm
 import torch.nn.functional as F
 from torch import nn, Tensor

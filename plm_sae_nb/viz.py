@@ -4,15 +4,10 @@
 
 # %% ../nbs/13_viz.ipynb #edf3ae80
 from __future__ import annotations
-import os, io, re, json, base64, html, tempfile, urllib.request, urllib.error
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import NamedTuple
+import html
 import numpy as np, pandas as pd
-import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib import colors as mcolors
-import scipy.sparse as sp
 from .core import STANDARD_AA
 from .planted import SWISSPROT_AA_FREQ
 
