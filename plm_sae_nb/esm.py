@@ -4,12 +4,13 @@
 
 # %% ../nbs/03_esm.ipynb #eb97797f
 from __future__ import annotations
-import argparse, contextlib, os, socket, urllib.request, urllib.error, warnings
+import argparse, contextlib, socket, urllib.request, urllib.error, warnings
 from pathlib import Path
 import torch, esm
 import torch.nn.functional as F
 from torch import nn, Tensor
 from tqdm.auto import tqdm
+from .core import atomic_open
 
 # %% auto #0
 __all__ = ['ESM2_ARCHS', 'ESM_URL', 'random_esm', 'load_esm', 'edit_residual', 'esm2_forward']
@@ -56,17 +57,11 @@ ESM_URL = 'https://dl.fbaipublicfiles.com/fair-esm' # fair-esm's download server
 
 # %% ../nbs/03_esm.ipynb #55f5fde0
 def _download(url:str, dest:Path, timeout:float):
-    "Download `url` to `dest` through a temporary file renamed when complete."
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f'{dest.name}.part{os.getpid()}')
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, 'wb') as f:
-            total = int(r.headers.get('Content-Length') or 0)
-            with tqdm(total=total or None, unit='B', unit_scale=True, desc=dest.name, disable=total < 2**22) as bar:
-                while chunk := r.read(1 << 20): f.write(chunk); bar.update(len(chunk))
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists(): tmp.unlink()
+    "Download `url` to `dest` through core's `atomic_open`: a temporary file renamed when complete, removed on failure."
+    with urllib.request.urlopen(url, timeout=timeout) as r, atomic_open(dest, binary=True) as f:
+        total = int(r.headers.get('Content-Length') or 0)
+        with tqdm(total=total or None, unit='B', unit_scale=True, desc=dest.name, disable=total < 2**22) as bar:
+            while chunk := r.read(1 << 20): f.write(chunk); bar.update(len(chunk))
 
 # %% ../nbs/03_esm.ipynb #98f9b76e
 def load_esm(name_or_path:str|Path, # fair-esm name, `facebook/<name>` alias, or a local fair-esm `.pt` checkpoint
