@@ -286,7 +286,7 @@ def batches(self:ActivationStore,
         return groups, np.concatenate([[0], np.cumsum(sizes)])
     def load(e, w, groups):
         x = np.concatenate([self._raw(int(c)*chunk_rows, min(N, (int(c)+1)*chunk_rows)) for c in groups[w]])
-        return x[np.random.default_rng([seed, e, 1, w]).permutation(len(x))]
+        return x[np.random.default_rng([seed, e, 1, w]).permutation(len(x))].astype(np.float32)  # one conversion per buffer
     p = start * batch_size
     e, off = divmod(p, N)
     groups, cum = epoch_plan(e)
@@ -300,4 +300,4 @@ def batches(self:ActivationStore,
                 if w == len(groups): e, w = e + 1, 0; groups, cum = epoch_plan(e)
                 buf, i = load(e, w, groups), 0
             take = min(need, len(buf) - i); parts.append(buf[i:i+take]); i += take; need -= take
-        yield torch.from_numpy(np.concatenate(parts).astype(np.float32))
+        yield torch.from_numpy(parts[0] if len(parts) == 1 else np.concatenate(parts))  # a view when the batch lies in one buffer
