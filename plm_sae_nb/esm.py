@@ -268,5 +268,5 @@ def check_provenance(sae, # an SAE; its `.provenance` (a `Provenance`, or absent
     have = getattr(sae, 'provenance', None)
     if force or have is None or target is None: return
     bad = have.conflicts(target)
-    if bad: raise ValueError(f"the SAE was trained on {have}; {where} holds {target} ({'; '.join(bad)}). "
+    if bad: raise ValueError(f"the SAE was trained on {have}; applied to {where}: {target} ({'; '.join(bad)}). "
                              "Use the matching model/layer/convention, or pass force=True to apply it anyway.")
