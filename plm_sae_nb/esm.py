@@ -129,16 +129,11 @@ def edit_residual(model:nn.Module, # a fair-esm ESM-2
     finally:
         for h in hooks: h.remove()
 
-# %% ../nbs/03_esm.ipynb #4817394c
+# %% ../nbs/03_esm.ipynb #c034d2c5
 CONVENTIONS = { # name: how the residual stream is computed
     'esm': "fair-esm's ESM2.forward (= Hugging Face EsmModel): embeddings × 0.88/(1 - mask fraction) (token dropout); the last layer after the final LayerNorm",
     'interprot': "InterProt's ESM2Model(token_dropout=False): embeddings not rescaled; the last layer before the final LayerNorm",
 }
-
-def _rotate_half(x): x1, x2 = x.chunk(2, dim=-1); return torch.cat((-x2, x1), dim=-1)
-
-def _has_hooks(model):
-    return any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
 
 def _fair_forward(model, tokens, layers, convention):
     "fair-esm's own forward (hooks fire) under `convention`: token dropout switched off and the pre-LayerNorm last block for 'interprot'."
@@ -152,6 +147,13 @@ def _fair_forward(model, tokens, layers, convention):
         if hasattr(model, 'token_dropout'): model.token_dropout = td
         if hk is not None: hk.remove()
     return {**out, n: grab['x']} if pre_ln else out
+
+
+# %% ../nbs/03_esm.ipynb #4817394c
+def _rotate_half(x): x1, x2 = x.chunk(2, dim=-1); return torch.cat((-x2, x1), dim=-1)
+
+def _has_hooks(model):
+    return any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
 
 def esm2_forward(model:nn.Module, # a fair-esm ESM-2
                  tokens:Tensor, # (batch, T) token ids with BOS/EOS/padding, as fair-esm's batch converter makes them
