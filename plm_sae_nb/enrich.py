@@ -80,9 +80,12 @@ def latent_activations(sae, # an `SAE` (anything with `encode(x:(n, d_in)) -> (n
                        top_k:int|None=None, # keep only the k largest latents of each residue (None: every latent > 0)
                        device=None, # torch device for the SAE (default: where its parameters are)
                        progress:bool=True, # tqdm over batches
+                       force:bool=False, # apply the SAE even if it was trained on another model, layer or convention than the store holds
                       )->LatentActs:
     "Stream the store through `sae.encode` and keep the latents sparse (CSR), with per-latent max, mean and firing frequency."
     import torch
+    from plm_sae_nb.esm import check_provenance
+    check_provenance(sae, getattr(store, 'provenance', None), f"store {str(getattr(store, 'path', '?'))!r}", force)
     if hasattr(store, 'rows'): n, rows, index = len(store), store.rows, store.row_index() if hasattr(store, 'row_index') else None
     else:
         arr = store.detach().cpu().numpy() if isinstance(store, torch.Tensor) else np.asarray(store)

@@ -4,16 +4,18 @@
 
 # %% ../nbs/03_esm.ipynb #eb97797f
 from __future__ import annotations
-import argparse, contextlib, socket, urllib.request, urllib.error, warnings
+import argparse, contextlib, dataclasses, hashlib, socket, urllib.request, urllib.error, warnings
 from pathlib import Path
 import torch, esm
 import torch.nn.functional as F
 from torch import nn, Tensor
 from tqdm.auto import tqdm
+from fastcore.basics import patch
 from .core import atomic_open
 
 # %% auto #0
-__all__ = ['ESM2_ARCHS', 'ESM_URL', 'random_esm', 'load_esm', 'edit_residual', 'esm2_forward']
+__all__ = ['ESM2_ARCHS', 'ESM_URL', 'CONVENTIONS', 'random_esm', 'load_esm', 'edit_residual', 'esm2_forward',
+           'weights_fingerprint', 'Provenance', 'check_provenance']
 
 # %% ../nbs/03_esm.ipynb #6e3937a2
 ESM2_ARCHS = { # fair-esm name: (num_layers, embed_dim, attention_heads)
@@ -127,6 +129,26 @@ def edit_residual(model:nn.Module, # a fair-esm ESM-2
     finally:
         for h in hooks: h.remove()
 
+# %% ../nbs/03_esm.ipynb #c034d2c5
+CONVENTIONS = { # name: how the residual stream is computed
+    'esm': "fair-esm's ESM2.forward (= Hugging Face EsmModel): embeddings × 0.88/(1 - mask fraction) (token dropout); the last layer after the final LayerNorm",
+    'interprot': "InterProt's ESM2Model(token_dropout=False): embeddings not rescaled; the last layer before the final LayerNorm",
+}
+
+def _fair_forward(model, tokens, layers, convention):
+    "fair-esm's own forward (hooks fire) under `convention`: token dropout switched off and the pre-LayerNorm last block for 'interprot'."
+    td, grab, n = getattr(model, 'token_dropout', False), {}, getattr(model, 'num_layers', None)
+    pre_ln = convention == 'interprot' and n in layers
+    hk = model.layers[-1].register_forward_hook(lambda m, i, o: grab.__setitem__('x', o[0].transpose(0, 1))) if pre_ln else None
+    try:
+        if hasattr(model, 'token_dropout'): model.token_dropout = td and convention == 'esm'
+        out = {l: h for l, h in model(tokens, repr_layers=layers)['representations'].items() if l in layers}
+    finally:
+        if hasattr(model, 'token_dropout'): model.token_dropout = td
+        if hk is not None: hk.remove()
+    return {**out, n: grab['x']} if pre_ln else out
+
+
 # %% ../nbs/03_esm.ipynb #4817394c
 def _rotate_half(x): x1, x2 = x.chunk(2, dim=-1); return torch.cat((-x2, x1), dim=-1)
 
@@ -137,14 +159,15 @@ def esm2_forward(model:nn.Module, # a fair-esm ESM-2
                  tokens:Tensor, # (batch, T) token ids with BOS/EOS/padding, as fair-esm's batch converter makes them
                  layers:list[int], # fair-esm `repr_layers` numbering, 1..num_layers (0 = embeddings)
                  fast:bool=True, # False: fair-esm's own forward
+                 convention:str='esm', # a key of `CONVENTIONS`: 'esm' (fair-esm, Hugging Face) or 'interprot'
                 )->dict[int, Tensor]:
-    "Residual stream after each block in `layers`: `{layer: (batch, T, d_model)}`, equal to fair-esm's `repr_layers` output."
+    "Residual stream after each block in `layers`: `{layer: (batch, T, d_model)}`, equal to fair-esm's `repr_layers` output under `convention='esm'`."
+    if convention not in CONVENTIONS: raise ValueError(f"unknown activation convention {convention!r}; expected one of {list(CONVENTIONS)}")
     layers = sorted(set(layers))
-    if not fast or not isinstance(model, esm.model.esm2.ESM2) or _has_hooks(model):
-        return {l: h for l, h in model(tokens, repr_layers=layers)['representations'].items() if l in layers}
+    if not fast or not isinstance(model, esm.model.esm2.ESM2) or _has_hooks(model): return _fair_forward(model, tokens, layers, convention)
     pad = tokens.eq(model.padding_idx)
     x = model.embed_scale * model.embed_tokens(tokens)
-    if model.token_dropout:
+    if model.token_dropout and convention == 'esm':
         is_mask = tokens.eq(model.mask_idx)
         x = x.masked_fill(is_mask.unsqueeze(-1), 0.0)
         observed = is_mask.sum(-1).to(x.dtype) / (~pad).sum(-1)
@@ -167,5 +190,85 @@ def esm2_forward(model:nn.Module, # a fair-esm ESM-2
         x = x + att.out_proj(a.transpose(1, 2).reshape(B, T, E))
         x = x + blk.fc2(F.gelu(blk.fc1(blk.final_layer_norm(x))))
         if i + 1 in layers: out[i + 1] = x
-    if model.num_layers in layers: out[model.num_layers] = model.emb_layer_norm_after(x)
+    if model.num_layers in layers and convention == 'esm': out[model.num_layers] = model.emb_layer_norm_after(x)
     return out
+
+
+# %% ../nbs/03_esm.ipynb #99cf7975
+def weights_fingerprint(model:nn.Module, # a fair-esm ESM-2 (any module)
+                       )->str:
+    "`'sha256:<16 hex>'` over every state-dict tensor (name, shape, dtype, bytes) except the contact head; cached on `model`."
+    sd = {k: v for k, v in model.state_dict(keep_vars=True).items() if not k.startswith('contact_head.')}
+    key = tuple((k, v.data_ptr(), v._version, str(v.dtype), str(v.device)) for k, v in sd.items())
+    cached = getattr(model, '_plm_sae_fingerprint', None)
+    if cached is not None and cached[0] == key: return cached[1]
+    h = hashlib.sha256()
+    for k in sorted(sd):
+        t = sd[k].detach().cpu().contiguous()
+        h.update(f'{k}:{tuple(t.shape)}:{t.dtype};'.encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy())
+    fp = 'sha256:' + h.hexdigest()[:16]
+    model._plm_sae_fingerprint = (key, fp)
+    return fp
+
+# %% ../nbs/03_esm.ipynb #a11962db
+@dataclasses.dataclass
+class Provenance:
+    "The residual stream an SAE was trained on, or a store holds: model, weights, layer, convention (None: unknown)."
+    model:str|None=None             # model name, e.g. 'esm2_t6_8M_UR50D'
+    model_fingerprint:str|None=None # `weights_fingerprint` of its weights
+    layer:int|None=None             # fair-esm `repr_layers` numbering
+    convention:str|None=None        # a key of `CONVENTIONS`
+
+    def __str__(self):
+        fp = f" ({self.model_fingerprint})" if self.model_fingerprint else ''
+        return f"model {self.model or '?'}{fp}, layer {self.layer if self.layer is not None else '?'}, convention {self.convention or '?'}"
+
+# %% ../nbs/03_esm.ipynb #787e2edf
+@patch(cls_method=True)
+def of_model(cls:Provenance, model:nn.Module, # a fair-esm ESM-2
+             layer:int|None=None, # fair-esm `repr_layers` numbering
+             convention:str='esm', # a key of `CONVENTIONS`
+             name:str|None=None, # model name (default: `load_esm`'s, else `esm2_t<layers>_d<width>`)
+            )->Provenance:
+    "The provenance of activations computed by `model` at `layer` under `convention`."
+    name = name or getattr(model, 'plm_sae_name', None) or f'esm2_t{getattr(model, "num_layers", None)}_d{getattr(model, "embed_dim", None)}'
+    return cls(name, weights_fingerprint(model), None if layer is None else int(layer), convention)
+
+@patch(cls_method=True)
+def from_dict(cls:Provenance, d:dict, source:str='provenance')->Provenance:
+    "From a dict (e.g. `provenance.json`); unknown keys raise `ValueError`."
+    bad = set(d) - {f.name for f in dataclasses.fields(cls)}
+    if bad: raise ValueError(f"{source}: unknown provenance key(s) {sorted(bad)}")
+    return cls(**d)
+
+# %% ../nbs/03_esm.ipynb #a386e923
+def _same_model(a:Provenance, b:Provenance)->bool|None:
+    "True/False when the two models can be compared (fingerprints of one scheme, else names), None when not."
+    fa, fb = a.model_fingerprint, b.model_fingerprint
+    if fa and fb and fa.split(':')[0] == fb.split(':')[0] and ':' in fa and ':' in fb: return fa == fb
+    if a.model and b.model: return a.model.split('/')[-1] == b.model.split('/')[-1]
+    return None
+
+@patch
+def conflicts(self:Provenance, other:Provenance)->list[str]:
+    "What differs between two provenances, as readable phrases (unknown facts never conflict)."
+    out = []
+    if _same_model(self, other) is False: out.append(f"model {self.model} ({self.model_fingerprint}) vs {other.model} ({other.model_fingerprint})")
+    for k in ('layer', 'convention'):
+        a, b = getattr(self, k), getattr(other, k)
+        if a is not None and b is not None and a != b: out.append(f"{k} {a!r} vs {b!r}")
+    return out
+
+# %% ../nbs/03_esm.ipynb #3a562f3d
+def check_provenance(sae, # an SAE; its `.provenance` (a `Provenance`, or absent: unknown)
+                     target:Provenance|None, # the activations it is about to be applied to
+                     where:str, # names the target in the error, e.g. "store 'acts/'"
+                     force:bool=False, # apply anyway
+                    ):
+    "Raise `ValueError` naming both sides when `sae` was trained on another residual stream than `target`."
+    have = getattr(sae, 'provenance', None)
+    if force or have is None or target is None: return
+    bad = have.conflicts(target)
+    if bad: raise ValueError(f"the SAE was trained on {have}; applied to {where}: {target} ({'; '.join(bad)}). "
+                             "Use the matching model/layer/convention, or pass force=True to apply it anyway.")

@@ -4,14 +4,14 @@
 
 # %% ../nbs/05_extractor.ipynb #f36eb990
 from __future__ import annotations
-import contextlib, hashlib
+import contextlib
 from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 from .core import ESM_AA, as_pairs
-from .esm import esm2_forward
+from .esm import CONVENTIONS, Provenance, esm2_forward
 from .store import ActivationStore, _np_dtype
 
 # %% auto #0
@@ -94,23 +94,16 @@ def assemble_rows(pieces, # `(protein, start, n)` for each piece (`_plan`)
             if acc[0] == n_pieces[i]: del pending[i]; yield i, {k: t / c for k, (t, c) in acc[1].items()}
         off += n
 
-# %% ../nbs/05_extractor.ipynb #22bbf1ba
-def _model_fingerprint(model:nn.Module)->str:
-    "Short hash of the architecture and a few weight tensors: tells two models apart cheaply."
-    h = hashlib.sha256(f'{type(model).__name__}:{getattr(model, "num_layers", "?")}:{getattr(model, "embed_dim", "?")}'.encode())
-    ps = list(model.parameters())
-    for p in (ps[0], ps[len(ps)//2], ps[-1]): h.update(p.detach().float().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
 # %% ../nbs/05_extractor.ipynb #6e963241
-def _check_layers(model, layer, long:str, max_len:int, overlap:int)->list[int]:
-    "The requested layers as a list, after checking them and the long-protein settings."
+def _check_layers(model, layer, long:str, max_len:int, overlap:int, convention:str='esm')->list[int]:
+    "The requested layers as a list, after checking them, the long-protein settings and the activation convention."
     layers = [int(layer)] if isinstance(layer, (int, np.integer)) else [int(l) for l in layer]
     nl = getattr(model, 'num_layers', None)
     if not layers or len(set(layers)) != len(layers) or any(not (1 <= l <= (nl or 10**9)) for l in layers):
         raise ValueError(f"layers {layers} invalid: expected distinct integers in 1..{nl}")
     if long not in ('window', 'crop', 'raise'): raise ValueError(f"long={long!r}: expected 'window', 'crop' or 'raise'")
     if not (0 <= overlap < max_len): raise ValueError(f"overlap={overlap} must be in 0..max_len-1 ({max_len - 1})")
+    if convention not in CONVENTIONS: raise ValueError(f"convention={convention!r}: expected one of {list(CONVENTIONS)}")
     return layers
 
 def _open_stores(out_dir, layers, single:bool, known:dict, verify:bool, **create)->dict:
@@ -124,7 +117,7 @@ def _open_stores(out_dir, layers, single:bool, known:dict, verify:bool, **create
     return stores
 
 # %% ../nbs/05_extractor.ipynb #96e9e7a9
-def _fill(model, alphabet, seqs, ids, lengths, plan, stores:dict, dtype:str, device, fast:bool, commit_rows:int, progress:bool):
+def _fill(model, alphabet, seqs, ids, lengths, plan, stores:dict, dtype:str, device, fast:bool, commit_rows:int, progress:bool, convention:str='esm'):
     "Run the batches of `plan` that hold a protein some store lacks; append finished proteins; commit between proteins."
     (pieces, batches), layers = plan, list(stores)
     done = {l: set(st.ids) for l, st in stores.items()}
@@ -134,7 +127,7 @@ def _fill(model, alphabet, seqs, ids, lengths, plan, stores:dict, dtype:str, dev
     bar = tqdm(total=sum(pieces[j][2] for b in todo for j in b), unit='res', unit_scale=True, desc=f'extract layer {layers}', disable=not progress)
     with torch.inference_mode(), amp, bar:
         for b, toks, keep in token_batches(seqs, pieces, todo, alphabet):
-            reps = esm2_forward(model, toks.to(device, non_blocking=True), layers, fast=fast)
+            reps = esm2_forward(model, toks.to(device, non_blocking=True), layers, fast=fast, convention=convention)
             windowed = any(n_pieces[pieces[j][0]] > 1 for j in b)  # windows are summed in float64, so keep float32 until then
             out = {l: reps[l][keep.to(device)].to(torch.float32 if windowed else getattr(torch, dtype)).cpu().numpy() for l in layers}
             for i, rows in assemble_rows(pieces, b, out, n_pieces, lengths, pending):
@@ -162,22 +155,24 @@ def extract(model:nn.Module, # a fair-esm ESM-2 (`load_esm`, `random_esm`)
             model_name:str|None=None, # recorded in config.json (default: the name `load_esm` gave, else the architecture)
             source:str|None=None, # where the sequences come from, recorded in config.json
             fast:bool=True, # use `esm2_forward`'s fused attention (False: fair-esm's forward)
+            convention:str='esm', # activation convention (`esm.CONVENTIONS`): 'esm' (fair-esm, Hugging Face) or 'interprot'
             verify:bool=True, # check the checksums of an existing store before appending to it
             progress:bool=True, # tqdm bar in residues/s
            )->ActivationStore|dict[int, ActivationStore]:
     "Residue activations of `layer` for every protein into an `ActivationStore` (resumes an interrupted run)."
     single = isinstance(layer, (int, np.integer))
-    layers = _check_layers(model, layer, long, max_len, overlap)
+    layers = _check_layers(model, layer, long, max_len, overlap, convention)
     sdtype, pairs = _np_dtype(dtype), as_pairs(proteins, 'extract')
     ids, seqs = [p for p, _ in pairs], [s for _, s in pairs]
     lengths = [len(s) for s in seqs]
     stored_len = [min(L, max_len) if long == 'crop' else L for L in lengths]
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model, d = model.to(device).eval(), model.embed_dim
-    cfg = dict(model=model_name or getattr(model, 'plm_sae_name', None) or f'esm2_t{getattr(model, "num_layers", None)}_d{d}',
-               model_fingerprint=_model_fingerprint(model), long=long, max_len=max_len, overlap=overlap if long == 'window' else None)
+    prov = Provenance.of_model(model, None, convention, model_name)
+    cfg = dict(model=prov.model, model_fingerprint=prov.model_fingerprint, convention=convention,
+               long=long, max_len=max_len, overlap=overlap if long == 'window' else None)
     stores = _open_stores(out_dir, layers, single, dict(zip(ids, stored_len)), verify, d_model=d, dtype=sdtype, shard_rows=shard_rows, **cfg)
     plan = _plan(stored_len if long == 'crop' else lengths, ids, max_tokens or default_max_tokens(device, d), max_len, long, overlap)
-    _fill(model, alphabet, seqs, ids, lengths, plan, stores, sdtype, device, fast, commit_rows, progress)
+    _fill(model, alphabet, seqs, ids, lengths, plan, stores, sdtype, device, fast, commit_rows, progress, convention)
     for st in stores.values(): st.commit(); st.write_config(source=source)
     return stores[layers[0]] if single else stores

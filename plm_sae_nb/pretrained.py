@@ -7,6 +7,7 @@ from __future__ import annotations
 import json, re, warnings
 from pathlib import Path
 import torch
+from .esm import CONVENTIONS, ESM2_ARCHS, Provenance
 from .sae import SAE, SAEConfig, _PARAM_KEYS, _load_tensors, _read_sae, _sae_from_tensors
 
 # %% auto #0
@@ -27,6 +28,15 @@ def _need(state:dict, keys, source):
     miss = [k for k in keys if k not in state]
     if miss: raise ValueError(f"{source}: missing tensor(s) {miss}; found {sorted(state)[:12]}")
 
+# %% ../nbs/09_pretrained.ipynb #9f027659
+def _esm_name(d:int)->str|None:
+    "The fair-esm name of the ESM-2 whose residual stream is `d` wide (None if no published one is)."
+    return next((n for n, (_, e, _) in ESM2_ARCHS.items() if e == d), None)
+
+def _with_provenance(sae:SAE, **kw)->SAE:
+    sae.provenance = Provenance(**kw)
+    return sae
+
 # %% ../nbs/09_pretrained.ipynb #525aa5a0
 def convert_paper_sae(config:dict, # the paper's config dict (flat, or {'cfg': {...}})
                       state:dict, # tensors W_enc (d,m), W_dec (m,d), b_enc (m), b_dec (d)
@@ -40,12 +50,17 @@ def convert_paper_sae(config:dict, # the paper's config dict (flat, or {'cfg': {
     l1 = float(c.get('l1_coeff', 0.0)) * int(c.get('batch_size', 1))
     cfg = SAEConfig(d_in=d, d_sae=m, architecture='relu', sparsity='hoyer' if loss == 'hoyer' else 'l1', l1_coeff=l1,
                     normalize='none', batch_size=int(c.get('batch_size', 4096)), seed=int(c.get('seed', 0)))
-    return _sae_from_tensors(cfg, {k: state[k].float() for k in _PARAM_KEYS}, source)
+    lm = re.fullmatch(r'(?:esm\.)?encoder\.layer\.(\d+)\.output', str(c.get('layer', '')))
+    name = c['model_name'].split('/')[-1] if isinstance(c.get('model_name'), str) else _esm_name(d)
+    return _with_provenance(_sae_from_tensors(cfg, {k: state[k].float() for k in _PARAM_KEYS}, source),
+                            model=name, layer=int(lm.group(1)) + 1 if lm else None, convention='esm')
 
 # %% ../nbs/09_pretrained.ipynb #823fd70e
 def convert_interplm_sae(state:dict, # InterPLM ReLUSAE state dict
                          normalize_features:bool=False, # divide latents by `activation_rescale_factor` (their `normalize_features=True`)
-                         source:str='InterPLM SAE')->SAE:
+                         source:str='InterPLM SAE',
+                         layer:int|None=None, # the ESM-2 layer it was trained on (their `layer_{L}` directory), for `.provenance`
+                        )->SAE:
     "An `SAE` from an InterPLM (`dictionary_learning`-style) ReLU SAE state dict."
     _need(state, ('bias', 'encoder.weight', 'encoder.bias', 'decoder.weight'), source)
     Wd = state['decoder.weight'].float().T.contiguous()  # (m, d)
@@ -54,28 +69,35 @@ def convert_interplm_sae(state:dict, # InterPLM ReLUSAE state dict
     m, d = Wd.shape
     if normalize_features:
         f = state.get('activation_rescale_factor', torch.ones(m)).float()
+        zero = torch.nonzero(f == 0).flatten().tolist()
+        if zero: raise ValueError(f"{source}: activation_rescale_factor is 0 for {len(zero)} latent(s) {zero[:10]} (never active when it was measured): "
+                                  "normalize_features=True would divide by 0; load with normalize_features=False")
         We, be, Wd = We / f, be / f, Wd * f[:, None]
     sqrt_d = bool(state['normalize_to_sqrt_d'].item()) if 'normalize_to_sqrt_d' in state else False
     cfg = SAEConfig(d_in=d, d_sae=m, architecture='relu', normalize='none', token_norm='sqrt_d' if sqrt_d else None)
-    return _sae_from_tensors(cfg, dict(W_enc=We, W_dec=Wd, b_enc=be, b_dec=state['bias'].float()), source)
+    sae = _sae_from_tensors(cfg, dict(W_enc=We, W_dec=Wd, b_enc=be, b_dec=state['bias'].float()), source)
+    return _with_provenance(sae, model=_esm_name(d), layer=layer, convention='esm')
 
 # %% ../nbs/09_pretrained.ipynb #829e162b
 def convert_interprot_sae(state:dict, # InterProt SparseAutoencoder state dict (or Lightning checkpoint)
-                          k:int=128, # top-k (in their file names: `_k128`)
-                          source:str='InterProt SAE')->SAE:
+                          k:int=128, # top-k: their `SparseAutoencoder` default (training runs put `_k{k}` in the file name)
+                          source:str='InterProt SAE',
+                          layer:int|None=None, # the ESM-2 layer it was trained on (`_l{L}` in their file names), for `.provenance`
+                         )->SAE:
     "An `SAE` from an InterProt TopK SAE (per-token layer norm inside)."
     if 'state_dict' in state: state = {re.sub(r'^sae_model\.', '', kk): v for kk, v in state['state_dict'].items()}
     _need(state, ('w_enc', 'w_dec', 'b_enc', 'b_pre'), source)
     d, m = state['w_enc'].shape
     cfg = SAEConfig(d_in=d, d_sae=m, architecture='topk', k=k, normalize='none', token_norm='layernorm', layernorm_eps=1e-5)
-    return _sae_from_tensors(cfg, dict(W_enc=state['w_enc'].float(), W_dec=state['w_dec'].float(), b_enc=state['b_enc'].float(), b_dec=state['b_pre'].float()), source)
+    sae = _sae_from_tensors(cfg, dict(W_enc=state['w_enc'].float(), W_dec=state['w_dec'].float(), b_enc=state['b_enc'].float(), b_dec=state['b_pre'].float()), source)
+    return _with_provenance(sae, model=_esm_name(d), layer=layer, convention='interprot')
 
 # %% ../nbs/09_pretrained.ipynb #1e8d2c39
 HF_SAES = { # repo id: (kind, default file inside the repo)
     'evillegasgarcia/sae_esm2_6_l3': ('paper', None),
     'Elana/InterPLM-esm2-8m': ('interplm', 'layer_{layer}/ae_normalized.pt'),
     'Elana/InterPLM-esm2-650m': ('interplm', 'layer_{layer}/ae_normalized.pt'),
-    'liambai/InterProt-ESM2-SAEs': ('interprot', None),
+    'liambai/InterProt-ESM2-SAEs': ('interprot', 'esm2_plm1280_l{layer}_sae4096.safetensors'),
 }
 
 def _hf_download(repo:str, filenames:list)->list:
@@ -90,23 +112,34 @@ def _hf_download(repo:str, filenames:list)->list:
     return out
 
 # %% ../nbs/09_pretrained.ipynb #b9daa298
-def _k_from_name(name:str, default:int=128)->int:
-    m = re.search(r'_k(\d+)', name)
-    return int(m.group(1)) if m else default
+def _name_ints(name:str)->dict:
+    "ESM width, layer, SAE width and k from an InterProt-style file name (`esm2_plm1280_l24_sae4096_k128_….safetensors`); None when absent."
+    pats = dict(d=r'plm(\d+)', layer=r'_l(\d+)(?:_|\.|$)', m=r'_sae(\d+)', k=r'_k(\d+)')
+    return {key: int(mt.group(1)) if (mt := re.search(pat, name)) else None for key, pat in pats.items()}
+
+def _read_json(p:Path)->dict:
+    try: return json.loads(p.read_text())
+    except json.JSONDecodeError as e: raise ValueError(f"{p}: invalid JSON ({e})") from None
 
 def _load_file(path:Path, k=None, normalize_features=False)->SAE:
-    "A single weights file of any supported layout."
-    if path.suffix == '.safetensors':
-        cfgp = path.parent/'config.json'
-        if not cfgp.exists(): raise FileNotFoundError(f"{path}: no config.json beside it")
-        return _load_dir(path.parent)
-    state = _read_pt(path)
-    if 'encoder.weight' in state: return convert_interplm_sae(state, normalize_features, source=str(path))
-    if 'w_enc' in state or 'state_dict' in state: return convert_interprot_sae(state, k or _k_from_name(path.name), source=str(path))
+    "A single weights file of any supported layout, recognised by its tensor names."
+    if not path.is_file(): raise FileNotFoundError(f"no SAE weights file at {path}")
+    state = _load_tensors(path) if path.suffix == '.safetensors' else _read_pt(path)
+    if 'encoder.weight' in state:
+        lm = re.fullmatch(r'layer_(\d+)', path.parent.name)
+        return convert_interplm_sae(state, normalize_features, source=str(path), layer=int(lm.group(1)) if lm else None)
+    if 'w_enc' in state or 'state_dict' in state:
+        nm = _name_ints(path.name)
+        sae = convert_interprot_sae(state, k or nm['k'] or 128, source=str(path), layer=nm['layer'])
+        if (nm['d'] or sae.d_in, nm['m'] or sae.d_sae) != (sae.d_in, sae.d_sae):
+            raise ValueError(f"{path}: the name says plm{nm['d']} / sae{nm['m']}, the weights are d_model={sae.d_in}, d_hidden={sae.d_sae}")
+        return sae
     if 'W_enc' in state:
-        for c in (path.with_name(path.stem + '_cfg.json'), path.parent/'config.json'):
-            if c.exists(): return convert_paper_sae(json.loads(c.read_text()), state, source=str(path))
-        raise FileNotFoundError(f"{path}: paper-format weights need {path.stem}_cfg.json or config.json beside them")
+        cj = path.parent/'config.json'
+        if cj.exists() and 'd_in' in _read_json(cj): return _read_sae(path.parent, path.name)
+        for c in (path.with_name(path.stem + '_cfg.json'), cj):
+            if c.exists(): return convert_paper_sae(_read_json(c), state, source=str(path))
+        raise FileNotFoundError(f"{path}: W_enc weights need our config.json, or the paper's {path.stem}_cfg.json / config.json, beside them")
     raise ValueError(f"{path}: unrecognised SAE state dict (keys {sorted(state)[:12]})")
 
 # %% ../nbs/09_pretrained.ipynb #3a8f29b1
@@ -129,33 +162,36 @@ def _load_dir(path:Path, layer=None, filename=None, k=None, normalize_features=F
         sub = path/f'layer_{layer}'
         if not sub.exists(): raise FileNotFoundError(f"{path}: no layer_{layer} (have {layers})")
         return _load_file(sub/'ae_normalized.pt' if (sub/'ae_normalized.pt').exists() else next(iter(sorted(sub.glob('*.pt')))), k, normalize_features)
-    files = sorted(list(path.glob('*.pt')) + list(path.glob('*.ckpt')) + list(path.glob('*.pth')))
+    files = sorted(f for ext in ('safetensors', 'pt', 'ckpt', 'pth') for f in path.glob(f'*.{ext}'))
+    if layer is not None: files = [f for f in files if _name_ints(f.name)['layer'] == layer]
     if len(files) == 1: return _load_file(files[0], k, normalize_features)
-    raise FileNotFoundError(f"{path}: no SAE found (no config.json, layer_*/ or single .pt/.ckpt); pass filename=")
+    raise FileNotFoundError(f"{path}: no single SAE found (no config.json or layer_*/; weights files {[f.name for f in files][:8]}); pass filename= or layer=")
 
 # %% ../nbs/09_pretrained.ipynb #c8d25450
 def load_sae(path_or_repo, # our directory, a published SAE's directory or file, or a Hugging Face repo id
-             layer:int|None=None, # InterPLM: which layer_{L} SAE
-             filename:str|None=None, # a file inside the directory / repo (InterProt: required for the hub)
-             k:int|None=None, # InterProt: top-k when the file name does not say
+             layer:int|None=None, # InterPLM / InterProt: which layer's SAE
+             filename:str|None=None, # a file inside the directory / repo
+             k:int|None=None, # InterProt: top-k when the file name does not say (their default: 128)
              normalize_features:bool=False, # InterPLM: divide latents by their activation_rescale_factor
              device:str='cpu',
             )->SAE:
-    "Load an SAE (ours, the paper's, InterPLM's or InterProt's) as an `SAE` in eval mode."
+    "Load an SAE (ours, the paper's, InterPLM's or InterProt's) as an `SAE` in eval mode, with `.provenance` when known."
     p = Path(path_or_repo)
     if p.exists():
         sae = _load_dir(p, layer, filename, k, normalize_features) if p.is_dir() else _load_file(p, k, normalize_features)
+        prov = getattr(sae, 'provenance', None)
+        if prov is not None and prov.convention not in (None, 'esm'):
+            warnings.warn(f"{p}: this SAE was trained on {prov}; its inputs need convention={prov.convention!r} "
+                          f"({CONVENTIONS[prov.convention]}): extract(..., convention={prov.convention!r})", stacklevel=2)
         return sae.to(device).eval()
     repo = str(path_or_repo)
     if not re.fullmatch(r'[\w.-]+/[\w.-]+', repo) or repo.startswith(('.', '/')): raise FileNotFoundError(f"no SAE at {repo!r} (not a local path, nor a Hugging Face repo id)")
     kind, default = HF_SAES.get(repo, (None, None))
-    if kind == 'interplm':
-        if filename is None and layer is None: raise ValueError(f"{repo}: pass layer= (InterPLM has one SAE per layer)")
-        files = [filename or default.format(layer=layer)]
-    elif kind == 'interprot' or filename is not None:
-        if filename is None: raise ValueError(f"{repo}: pass filename= (e.g. 'esm2_plm1280_l24_sae4096_k128_auxk512.pt')")
-        files = [filename]
-    else: files = ['config.json', 'model.safetensors']
-    got = _hf_download(repo, files)
-    if len(got) == 1: return load_sae(got[0], k=k, normalize_features=normalize_features, device=device)
-    return load_sae(got[0].parent, device=device)
+    if kind in ('interplm', 'interprot') and filename is None:
+        if layer is None: raise ValueError(f"{repo}: pass layer= (one SAE per layer, e.g. {default.format(layer=24)!r}) or filename=")
+        filename = default.format(layer=layer)
+    if filename is not None: return load_sae(_hf_download(repo, [filename])[0], k=k, normalize_features=normalize_features, device=device)
+    cfg = _hf_download(repo, ['config.json'])[0]
+    try: _hf_download(repo, ['model.safetensors'])
+    except ConnectionError: _hf_download(repo, ['pytorch_model.bin'])
+    return load_sae(cfg.parent, device=device)

@@ -334,6 +334,7 @@ def _tensor_digest(tensors:dict)->str:
     return h.hexdigest()
 
 # %% ../nbs/07_sae.ipynb #b8f8c896
+from .esm import Provenance
 _PARAM_KEYS = ('W_enc', 'W_dec', 'b_enc', 'b_dec')
 
 def _sae_tensors(sae:SAE)->dict:
@@ -342,13 +343,16 @@ def _sae_tensors(sae:SAE)->dict:
     return t
 
 def save_sae(sae:SAE, # the SAE to save
-             dir, # directory: gets config.json and model.safetensors
+             dir, # directory: gets config.json and model.safetensors (and provenance.json if `sae.provenance` is set)
             )->Path:
-    "Write `dir/config.json` + `dir/model.safetensors` atomically; returns `dir`."
+    "Write `dir/config.json` + `dir/model.safetensors` (+ `dir/provenance.json`) atomically; returns `dir`."
     dir = Path(dir); dir.mkdir(parents=True, exist_ok=True)
     tensors = _sae_tensors(sae)
     atomic_write(dir/'model.safetensors', st_save(tensors, {'format': 'pt', 'library': 'plm_sae_nb', 'sha256': _tensor_digest(tensors)}))
     sae.cfg.to_json(dir/'config.json')
+    prov = getattr(sae, 'provenance', None)
+    if prov is not None: atomic_write(dir/'provenance.json', json.dumps(asdict(prov), indent=1))
+    else: (dir/'provenance.json').unlink(missing_ok=True)  # a re-save must not keep another SAE's provenance
     return dir
 
 # %% ../nbs/07_sae.ipynb #338753bd
@@ -378,7 +382,11 @@ def _sae_from_tensors(cfg:SAEConfig, tensors:dict, source='tensors')->SAE:
     return sae.eval()
 
 # %% ../nbs/07_sae.ipynb #8a92e49f
-def _read_sae(dir)->SAE:
-    "An SAE saved by `save_sae` (our format: config.json + model.safetensors), in eval mode."
+def _read_sae(dir, weights:str='model.safetensors')->SAE:
+    "An SAE saved by `save_sae` (our format: config.json + `weights` [+ provenance.json]), in eval mode."
     dir = Path(dir)
-    return _sae_from_tensors(SAEConfig.from_json(dir/'config.json'), _load_tensors(dir/'model.safetensors'), str(dir/'model.safetensors'))
+    sae = _sae_from_tensors(SAEConfig.from_json(dir/'config.json'), _load_tensors(dir/weights), str(dir/weights))
+    pj = dir/'provenance.json'
+    try: sae.provenance = Provenance.from_dict(json.loads(pj.read_text()), str(pj)) if pj.exists() else None
+    except (json.JSONDecodeError, TypeError) as e: raise ValueError(f"{pj}: not a provenance record ({e})") from None
+    return sae

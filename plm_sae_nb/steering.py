@@ -10,7 +10,7 @@ from torch import nn, Tensor
 from tqdm.auto import tqdm
 from .core import ESM_AA, STANDARD_AA
 from .planted import KYTE_DOOLITTLE as KD20
-from .esm import edit_residual
+from .esm import Provenance, check_provenance, edit_residual
 from .enrich import bh_qvalues
 
 # %% auto #0
@@ -64,9 +64,15 @@ def steer(model:nn.Module, # a fair-esm ESM-2
           mode:str='clamp', # 'clamp' (z_j = v), 'add' (z_j += v) or 'scale' (z_j *= v)
           positions:list|None=None, # 0-based residue indices to edit (None: every residue; BOS/EOS/padding never)
           keep_error:bool=True, # add back the SAE error x - dec(enc(x)) (True) or splice the SAE in (False)
+          force:bool=False, # steer even if the SAE was trained on another model or layer
          ):
     "Context manager: inside it, `model`'s forward passes see the SAE latents `latents` edited at `layer`."
     lat, val, pos = _check_steer(model, sae, latents, value, mode, positions)
+    prov = getattr(sae, 'provenance', None)
+    conv = getattr(prov, 'convention', None) or 'esm'
+    if prov is not None and not force: check_provenance(sae, Provenance.of_model(model, layer, conv), f"the model at layer {layer}")
+    if conv == 'interprot' and layer == model.num_layers:
+        raise ValueError(f"steer: an InterProt SAE of the last layer ({layer}) reads the residual before the final LayerNorm, which edit_residual does not expose")
     p0 = next(sae.parameters(), None) if isinstance(sae, nn.Module) else None
     dt, dev = (p0.dtype, p0.device) if p0 is not None else (torch.float32, None)
     val = val.to(dtype=dt, device=dev)
@@ -87,7 +93,11 @@ def steer(model:nn.Module, # a fair-esm ESM-2
         out = h.clone()
         out[sel] = new.to(dtype=h.dtype, device=h.device)
         return out
-    with edit_residual(model, layer, edit): yield model
+    td = model.token_dropout
+    try:
+        model.token_dropout = td and conv == 'esm'  # the SAE's convention (esm.CONVENTIONS)
+        with edit_residual(model, layer, edit): yield model
+    finally: model.token_dropout = td
 
 # %% ../nbs/11_steering.ipynb #dbd3348e
 GEN_ORDERS = ('random', 'confidence', 'left_to_right')

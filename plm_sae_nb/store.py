@@ -10,6 +10,7 @@ import numpy as np, pandas as pd
 import torch
 from fastcore.basics import patch
 from .core import atomic_write, residue_index
+from .esm import Provenance
 
 # %% auto #0
 __all__ = ['ActivationStore']
@@ -240,6 +241,13 @@ def protein(self:ActivationStore, id:str)->np.ndarray:
 def row_index(self:ActivationStore)->pd.MultiIndex:
     "`(protein, pos)` of every row, as in `uniprot.label_matrix`."
     return residue_index(ids=self._ids, lengths=self._lens)
+
+# %% ../nbs/04_store.ipynb #e0039ab1
+@patch(as_prop=True)
+def provenance(self:ActivationStore)->Provenance:
+    "Model, weights fingerprint, layer and activation convention of the rows (`'esm'` when the config predates conventions)."
+    c = self._cfg
+    return Provenance(c.get('model'), c.get('model_fingerprint'), c.get('layer'), c.get('convention', 'esm'))
 
 # %% ../nbs/04_store.ipynb #dc8dffe6
 @patch

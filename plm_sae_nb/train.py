@@ -332,6 +332,7 @@ def train_sae(cfg:SAEConfig, # architecture and recipe (steps or tokens must be 
     finally: bar.close()
     if out is not None: _save_run(tr, out, history)
     sae = _fold(tr.sae, tr.shift, tr.scale)
+    sae.provenance = getattr(source, 'provenance', None)  # the stream it was trained on (a store knows it; in-memory rows do not)
     if out is not None and tr.step >= tr.n: save_sae(sae, out)
     sae.history = pd.DataFrame(history, columns=_CSV_COLS)
     return sae
