@@ -13,7 +13,7 @@ from torch import nn, Tensor
 from tqdm.auto import tqdm
 from fastcore.basics import patch
 from .core import as_pairs
-from .esm import esm2_forward
+from .esm import esm2_forward, CONVENTIONS, Provenance
 from .store import ActivationStore
 from .extractor import _plan, assemble_rows, default_max_tokens, extract, token_batches
 from .sae import SAE, SAEConfig, BatchTopK
@@ -197,6 +197,7 @@ class _RankSlice:
     per_rank = False
     def __init__(self, source, rank:int, world:int):
         self.source, self.rank, self.world, self.d_model = source, rank, world, source.d_model
+        self.provenance = getattr(source, 'provenance', None)  # what the rows are: the SAE inherits it
     def __len__(self): return len(self.source)
     def stats(self): return self.source.stats()
     def batches(self, batch_size:int, shuffle:bool=True, seed:int=0, start:int=0):
@@ -207,7 +208,9 @@ class _RankSlice:
 class _LocalShare:
     "A per-rank source (e.g. `LiveSource` under torchrun) asked for its 1/world share of each global batch."
     per_rank = True
-    def __init__(self, source, world:int): self.source, self.world, self.d_model = source, world, source.d_model
+    def __init__(self, source, world:int):
+        self.source, self.world, self.d_model = source, world, source.d_model
+        self.provenance = getattr(source, 'provenance', None)
     def __len__(self): return len(self.source)
     def stats(self): return self.source.stats()
     def batches(self, batch_size:int, shuffle:bool=True, seed:int=0, start:int=0):
@@ -319,8 +322,10 @@ class LiveSource:
                  stats_seed:int=0, # which proteins form that sample
                  device=None, # where the model runs (default: where it is; under NCCL this rank's GPU)
                  info:DistInfo|None=None, # process group (default `init_distributed()`)
+                 convention:str='esm', # activation convention, a key of `esm.CONVENTIONS`
                 ):
         info = info or init_distributed()
+        if convention not in CONVENTIONS: raise ValueError(f"unknown activation convention {convention!r}; expected one of {list(CONVENTIONS)}")
         nl = model.num_layers
         if not (isinstance(layer, (int, np.integer)) and 1 <= layer <= nl): raise ValueError(f"layer {layer!r} outside the model: expected 1..{nl}")
         if long not in ('window', 'crop', 'raise'): raise ValueError(f"long={long!r}: expected 'window', 'crop' or 'raise'")
@@ -332,7 +337,7 @@ class LiveSource:
         self.long, self.max_len, self.overlap, self.buffer_rows = long, max_len, overlap, int(buffer_rows)
         self.max_tokens = max_tokens or default_max_tokens(self.device, model.embed_dim)
         self.d_model, self.info = model.embed_dim, info
-        self.warmup_proteins, self.stats_seed, self._stats = warmup_proteins, stats_seed, None
+        self.warmup_proteins, self.stats_seed, self._stats, self.convention = warmup_proteins, stats_seed, None, convention
         L = np.asarray([len(s) for _, s in self.pairs], dtype=np.int64)
         if long == 'raise' and (L > max_len).any():
             i = int(np.argmax(L > max_len)); raise ValueError(f"protein {self.pairs[i][0]!r} has {L[i]} residues, more than max_len={max_len} (use long='window' or 'crop')")
@@ -341,6 +346,8 @@ class LiveSource:
         self.mine = shard_proteins(L, info.world_size)[info.rank] if info.world_size > 1 else np.arange(len(L))
         self.n_forward_proteins = self.n_forward_rows = 0  # work done (for tests and throughput)
 
+@patch(as_prop=True)
+def provenance(self:LiveSource)->Provenance: return Provenance.of_model(self.model, self.layer, self.convention)
 @patch
 def __len__(self:LiveSource): return int(self.rows_per_protein[self.mine].sum())
 @patch
@@ -359,7 +366,7 @@ def forward(self:LiveSource, idx)->np.ndarray:
     amp = torch.autocast('cuda', dtype=torch.float16) if self.device.type == 'cuda' else torch.autocast('cpu', enabled=False)
     rows, pending = [None] * len(idx), {}
     for b, toks, keep in token_batches(seqs, pieces, batches, self.alphabet):
-        with amp: h = esm2_forward(self.model, toks.to(self.device), [self.layer])[self.layer]
+        with amp: h = esm2_forward(self.model, toks.to(self.device), [self.layer], convention=self.convention)[self.layer]
         h = h[keep.to(self.device)].float().cpu().numpy()
         for i, r in assemble_rows(pieces, b, {0: h}, n_pieces, lens, pending, dtype=np.float32): rows[i] = r[0]
     x = np.concatenate(rows)
