@@ -64,7 +64,7 @@ def _download(url:str, dest:Path, timeout:float):
         with tqdm(total=total or None, unit='B', unit_scale=True, desc=dest.name, disable=total < 2**22) as bar:
             while chunk := r.read(1 << 20): f.write(chunk); bar.update(len(chunk))
 
-# %% ../nbs/03_esm.ipynb #1a937c25
+# %% ../nbs/03_esm.ipynb #3a874dfd
 def _fair_esm_file(name:str, cache_dir, base_url:str, timeout:float)->Path:
     "fair-esm's `<name>.pt` from the torch hub cache, downloaded there first if absent."
     hub = Path(cache_dir) if cache_dir is not None else Path(torch.hub.get_dir())/'checkpoints'
@@ -78,7 +78,7 @@ def _fair_esm_file(name:str, cache_dir, base_url:str, timeout:float)->Path:
                                f"or pass the checkpoint's path: load_esm('/path/to/{name}.pt')") from None
     return ckpt
 
-# %% ../nbs/03_esm.ipynb #39de44b2
+# %% ../nbs/03_esm.ipynb #c77882a1
 def _from_fair_esm(ckpt:Path)->tuple[nn.Module, esm.data.Alphabet]:
     "fair-esm's own loader on a checkpoint file (and its `-contact-regression.pt` neighbour, if present)."
     data = _load_checkpoint(ckpt)
@@ -92,7 +92,7 @@ def _from_fair_esm(ckpt:Path)->tuple[nn.Module, esm.data.Alphabet]:
         warnings.filterwarnings('ignore', message='Regression weights not found')
         return esm.pretrained.load_model_and_alphabet_core(core_name, data, reg)
 
-# %% ../nbs/03_esm.ipynb #cbb608bf
+# %% ../nbs/03_esm.ipynb #50b8c243
 def _need_hf(module:str='transformers'):
     "Import `module` (`transformers` or `huggingface_hub`), or fail saying which extra installs it."
     try: return importlib.import_module(module)
@@ -100,7 +100,7 @@ def _need_hf(module:str='transformers'):
         raise ImportError(f"{module} is needed for Hugging Face ESM-2 models and is not installed: "
                           f"pip install 'plm-sae-nb[hf]' (the hf extra: transformers and huggingface_hub)") from e
 
-# %% ../nbs/03_esm.ipynb #4deb2f02
+# %% ../nbs/03_esm.ipynb #aa4fe32a
 _HF_BLOCK = {'attention.self.query': 'self_attn.q_proj', 'attention.self.key': 'self_attn.k_proj',
              'attention.self.value': 'self_attn.v_proj', 'attention.output.dense': 'self_attn.out_proj',
              'attention.LayerNorm': 'self_attn_layer_norm', 'intermediate.dense': 'fc1', 'output.dense': 'fc2',
@@ -118,7 +118,7 @@ def _hf_keymap(num_layers:int)->dict[str, str]:
         m |= {f'esm.encoder.layer.{i}.{h}.{p}': f'layers.{i}.{e}.{p}' for h, e in _HF_BLOCK.items() for p in ('weight', 'bias')}
     return m
 
-# %% ../nbs/03_esm.ipynb #4b3a20d4
+# %% ../nbs/03_esm.ipynb #0a28d6d0
 def _hf_dims(cfg:dict, # a Hugging Face `config.json` as a dict
              src:str, # where it came from, for errors
             )->dict:
@@ -139,7 +139,7 @@ def _hf_dims(cfg:dict, # a Hugging Face `config.json` as a dict
     return dict(num_layers=cfg['num_hidden_layers'], embed_dim=E, attention_heads=H, token_dropout=bool(cfg.get('token_dropout', False)),
                 eps=cfg.get('layer_norm_eps', 1e-12), rope_theta=cfg.get('rope_theta', 10000.0)) # HF's defaults where a field is absent
 
-# %% ../nbs/03_esm.ipynb #bc1d94de
+# %% ../nbs/03_esm.ipynb #0d80b4e5
 def _hf_canonical(sd:dict, # Hugging Face tensors as stored in a file or a module's `state_dict`
                   src:str, # where they came from, for errors
                  )->dict:
@@ -153,7 +153,7 @@ def _hf_canonical(sd:dict, # Hugging Face tensors as stored in a file or a modul
         out[c] = v
     return out
 
-# %% ../nbs/03_esm.ipynb #3038f154
+# %% ../nbs/03_esm.ipynb #ce7d5183
 def _esm_from_hf(sd:dict, # Hugging Face tensors (`EsmForMaskedLM` or `EsmModel` names)
                  cfg:dict, # its config
                  src:str, # where they came from, for errors
@@ -193,7 +193,7 @@ def _esm_from_hf(sd:dict, # Hugging Face tensors (`EsmForMaskedLM` or `EsmModel`
         if isinstance(m, nn.LayerNorm): m.eps = d['eps']
     return model.eval()
 
-# %% ../nbs/03_esm.ipynb #87a08577
+# %% ../nbs/03_esm.ipynb #fe6bc8e7
 def _read_hf_dir(d:Path)->tuple[dict, dict]:
     "`(tensors, config)` of a `save_pretrained` directory: safetensors or PyTorch `.bin` (read with `weights_only`), sharded or not."
     if not (d/'config.json').is_file(): raise FileNotFoundError(f"{str(d)!r} has no config.json: not a Hugging Face model directory")
@@ -211,7 +211,7 @@ def _read_hf_dir(d:Path)->tuple[dict, dict]:
             raise ValueError(f"{str(vocab)!r} line {i+1}: token {toks[i] if i < len(toks) else None!r}, but ESM-2's alphabet has {ref[i] if i < len(ref) else None!r} there")
     return sd, cfg
 
-# %% ../nbs/03_esm.ipynb #7436d154
+# %% ../nbs/03_esm.ipynb #184e196e
 def _hf_snapshot(repo:str, # a hub repository id, e.g. 'facebook/esm2_t6_8M_UR50D'
                  cache_dir=None, # huggingface_hub's cache (default: its own, `$HF_HOME/hub`)
                 )->Path:
@@ -224,7 +224,7 @@ def _hf_snapshot(repo:str, # a hub repository id, e.g. 'facebook/esm2_t6_8M_UR50
     if not any(d.glob('*.safetensors')): d = Path(get(allow_patterns=['config.json', 'vocab.txt', 'pytorch_model*.bin', '*.bin.index.json']))
     return d
 
-# %% ../nbs/03_esm.ipynb #8ba3c0f3
+# %% ../nbs/03_esm.ipynb #05180531
 def _hf_name(s:str, # a hub name, a directory path, or a model's `name_or_path` ('' if unknown)
              model:nn.Module, # the converted model, for a name when `s` is empty
             )->str:
@@ -278,7 +278,7 @@ def load_esm(name_or_path:str|Path|nn.Module, # fair-esm name, Hugging Face hub 
     model, alphabet = _from_fair_esm(ckpt)
     return done(model, base, f'fair-esm:{ckpt}')
 
-# %% ../nbs/03_esm.ipynb #c79b7cf4
+# %% ../nbs/03_esm.ipynb #d1352fd8
 def to_hf(model:nn.Module, # a fair-esm ESM-2 (`load_esm`, `random_esm`)
          )->nn.Module:
     "A Hugging Face `EsmForMaskedLM` holding exactly `model`'s weights (copied), for Hugging Face tools."
