@@ -273,7 +273,7 @@ def _sync_counts(self:_DistTrainer):
 def sync_step(self:_DistTrainer, info:dict):
     "After each step: global dead-latent statistics, global metrics in `info`, batchtopk threshold averaged."
     self._sync_counts()
-    keys = ('loss', 'mse', 'sparsity', 'l0')
+    keys = ('loss', 'mse', 'sparsity', 'auxk', 'l0')
     v = torch.stack([torch.as_tensor(info[k]).detach().double().reshape(()).cpu() for k in keys])
     _all_reduce(v).div_(self.world)
     for k, x in zip(keys, v): info[k] = x

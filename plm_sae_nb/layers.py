@@ -293,7 +293,7 @@ def id_profile(model:nn.Module, # a fair-esm ESM-2 (`random_esm`, `load_esm`)
 
 # %% ../nbs/06_layers.ipynb #cc4b52d6
 def choose_layer(profile:pd.DataFrame, # `id_profile` table (layer, id, err, n_points)
-                 rule:str='peak', # 'peak' (earliest layer tied with the maximum ID) or 'plateau' (start of the plateau after the peak)
+                 rule:str='peak', # 'peak' (earliest layer tied with the maximum ID) or 'plateau' (start of the plateau after the first peak)
                  tol:float=1.0, # how many combined standard errors count as "tied" / "no longer falling"
                  exclude_ends:bool=True, # leave out layer 0 and the last layer
                  min_points:int=50, # ignore layers with fewer distinct points
@@ -312,7 +312,8 @@ def choose_layer(profile:pd.DataFrame, # `id_profile` table (layer, id, err, n_p
     if rule == 'peak':
         tied = ids >= ids[m] - tol*np.sqrt(err**2 + err[m]**2)
         return int(lay[np.argmax(tied)])
-    for j in range(m, len(ids) - 1):
+    falls = [j for j in range(len(ids) - 1) if ids[j] == ids[:j+1].max() and ids[j] - ids[j+1] > tol*np.sqrt(err[j]**2 + err[j+1]**2)]
+    for j in range(falls[0] if falls else m, len(ids) - 1):   # from the first peak
         if ids[j] - ids[j+1] <= tol*np.sqrt(err[j]**2 + err[j+1]**2): return int(lay[j])
     return int(lay[-1])
 

@@ -47,7 +47,7 @@ def convert_paper_sae(config:dict, # the paper's config dict (flat, or {'cfg': {
     d, m = state['W_enc'].shape
     if 'act_size' in c and c['act_size'] != d: raise ValueError(f"{source}: config act_size={c['act_size']} but W_enc is {tuple(state['W_enc'].shape)}")
     loss = c.get('loss_type', 'l1')
-    l1 = float(c.get('l1_coeff', 0.0)) * int(c.get('batch_size', 1))
+    l1 = float(c.get('l1_coeff', 0.0)) * (1 if loss == 'hoyer' else int(c.get('batch_size', 1)))  # L1: theirs sums over the batch; Hoyer: one batch ratio, as ours
     cfg = SAEConfig(d_in=d, d_sae=m, architecture='relu', sparsity='hoyer' if loss == 'hoyer' else 'l1', l1_coeff=l1,
                     normalize='none', batch_size=int(c.get('batch_size', 4096)), seed=int(c.get('seed', 0)))
     lm = re.fullmatch(r'(?:esm\.)?encoder\.layer\.(\d+)\.output', str(c.get('layer', '')))

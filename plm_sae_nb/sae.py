@@ -24,6 +24,7 @@ class Architecture:
     name = None                # the `SAEConfig.architecture` string
     coeff = 'l1_coeff'         # the `SAEConfig` field that weights `penalty`
     learned_threshold = False  # True: the threshold is a parameter trained by Adam (else a buffer, or none)
+    auxk = 0.0                 # weight of the AuxK loss when `SAEConfig.auxk_coeff` is None (see `08_train`)
 
     @classmethod
     def from_config(cls, cfg:SAEConfig)->Architecture:
@@ -49,7 +50,7 @@ class Architecture:
 
 # %% ../nbs/07_sae.ipynb #bd78060a
 class ReLU(Architecture):
-    "The paper's SAE: z = max(a, 0) with an L1 (or Hoyer) penalty per token."
+    "The paper's SAE: z = max(a, 0) with a per-token L1 penalty or the paper's Hoyer penalty of the batch matrix."
     name = 'relu'
     def __init__(self, sparsity:str='l1'): self.sparsity = sparsity  # 'l1' or 'hoyer'
     @classmethod
@@ -58,12 +59,13 @@ class ReLU(Architecture):
     def penalty(self, z, a, threshold=None):
         if self.sparsity == 'l1': return z.sum(-1).mean()
         r = math.sqrt(z.shape[-1])
-        hoyer = (r - z.sum(-1) / (z.norm(dim=-1) + 1e-8)) / (r - 1)
-        return (1 - hoyer).mean()
+        ratio = z.abs().sum() / z.norm().clamp_min(1e-12)   # one ratio over the whole (n, m) batch
+        return 1 - (r - ratio) / (r - 1)
 
 # %% ../nbs/07_sae.ipynb #6590a957
 class _WithK(Architecture):
     "An architecture with `k` active latents per token (on average, for BatchTopK)."
+    auxk = 1/32   # Gao et al. 2024: a latent outside every top-k gets no gradient, so AuxK is on by default
     def __init__(self, k:int): self.k = k
     @classmethod
     def from_config(cls, cfg):
@@ -151,6 +153,9 @@ class SAEConfig:
     l0_coeff:float=1.0            # jumprelu: weight of the L0 penalty
     jumprelu_init_threshold:float=1e-3 # jumprelu: initial threshold (normalised units)
     jumprelu_bandwidth:float=1e-3 # jumprelu: width of the straight-through rectangle kernel
+    auxk_coeff:float|None=None    # weight of the AuxK loss (Gao et al. 2024); None: 1/32 for topk/batchtopk, 0 (off) otherwise
+    auxk_k:int|None=None          # AuxK: dead latents that reconstruct the residual; None: d_in // 2
+    auxk_dead_steps:int|None=None # AuxK: a latent silent for this many steps is dead; None: resample_every
     token_norm:str|None=None      # None | 'layernorm' (InterProt) | 'sqrt_d' (InterPLM v1): per-token input normalisation
     layernorm_eps:float=1e-5      # eps of token_norm='layernorm'
     lr:float=4e-4                 # Adam learning rate
@@ -192,6 +197,9 @@ def _validate(self:SAEConfig):
         if getattr(self, name) not in ok: raise ValueError(f"SAEConfig: {name}={getattr(self, name)!r} is not one of {ok}")
     _ARCHS[self.architecture].from_config(self)   # the architecture's own checks (k of topk / batchtopk)
     if self.batch_size < 1: raise ValueError(f"SAEConfig: batch_size={self.batch_size} must be positive")
+    if self.auxk_coeff is not None and self.auxk_coeff < 0: raise ValueError(f"SAEConfig: auxk_coeff={self.auxk_coeff} must be >= 0 (or None)")
+    for name in ('auxk_k', 'auxk_dead_steps'):
+        if getattr(self, name) is not None and getattr(self, name) < 1: raise ValueError(f"SAEConfig: {name}={getattr(self, name)} must be >= 1 (or None)")
     self.adam_betas = tuple(self.adam_betas)
 
 # %% ../nbs/07_sae.ipynb #96a85692

@@ -199,8 +199,22 @@ def resample(self:_Trainer):
         st = self.opt.state.get(p, {})
         for key in ('exp_avg', 'exp_avg_sq'):
             if key in st: st[key][sl] = 0
-    self.since[dead] = 0
     return len(dead)
+
+# %% ../nbs/08_train.ipynb #b74b274b
+def _auxk_setting(cfg:SAEConfig)->tuple:
+    "AuxK `(weight, k_aux, dead_steps)` of `cfg`, its `None`s resolved to the defaults (the architecture's weight, d_in // 2, resample_every)."
+    w = _ARCHS[cfg.architecture].auxk if cfg.auxk_coeff is None else cfg.auxk_coeff
+    return w, cfg.auxk_k or max(1, cfg.d_in // 2), cfg.auxk_dead_steps or cfg.resample_every
+
+def _auxk_loss(sae:SAE, x:Tensor, e:Tensor, dead:Tensor, k_aux:int)->Tensor:
+    "Gao et al.'s AuxK term: error of the residual `e` (n, d) rebuilt from the `k_aux` largest pre-activations of the `dead` (d_sae,) latents, over e's variance."
+    idx = dead.nonzero().flatten()
+    if len(idx) == 0: return x.new_zeros(())
+    a = (x - sae.b_dec) @ sae.W_enc[:, idx] + sae.b_enc[idx]              # (n, n_dead): the dead latents only
+    v, j = a.topk(min(k_aux, len(idx)), dim=-1, sorted=False)
+    e_hat = F.embedding_bag(j, sae.W_dec[idx], per_sample_weights=F.relu(v), mode='sum')
+    return (e_hat - e).pow(2).sum(-1).mean() / (e - e.mean(0)).pow(2).sum(-1).mean().clamp_min(1e-12)
 
 # %% ../nbs/08_train.ipynb #7f9efea5
 @patch
@@ -216,7 +230,10 @@ def train_step(self:_Trainer, x:Tensor)->dict:
     lr, coeff = _lr_at(cfg, step, self.n), _coeff_at(cfg, step)
     for g in self.opt.param_groups: g['lr'] = lr
     loss, mse, sp, x_hat, fired, l0 = _train_step_loss(s, xn, coeff)
-    if not torch.isfinite(loss): raise FloatingPointError(f"step {step}: training loss is {loss.item()} (mse {mse.item()}, sparsity {sp.item()}); lower lr or check the inputs")
+    aw, k_aux, dead_steps = _auxk_setting(cfg)
+    aux = aw * _auxk_loss(s, xn, (xn - x_hat).detach(), (self.since >= dead_steps).to(xn.device), k_aux) if aw > 0 else xn.new_zeros(())
+    loss = loss + aux
+    if not torch.isfinite(loss): raise FloatingPointError(f"step {step}: training loss is {loss.item()} (mse {mse.item()}, sparsity {sp.item()}, auxk {aux.item()}); lower lr or check the inputs")
     self.opt.zero_grad(set_to_none=True)
     loss.backward()
     _project_decoder_grad(s)
@@ -227,9 +244,8 @@ def train_step(self:_Trainer, x:Tensor)->dict:
     self.counts += fired; self.window_tokens += x.shape[0]
     self.since += 1; self.since[fired > 0] = 0
     self.step += 1
-    nres = self.resample() if self.step % cfg.resample_every == 0 else None
-    if nres: self.n_resampled += nres
-    out = dict(step=self.step, lr=lr, coeff=coeff, loss=loss, mse=mse, sparsity=sp, l0=l0, x=xn, x_hat=x_hat)
+    if self.step % cfg.resample_every == 0 and self.n - self.step >= cfg.resample_every: self.n_resampled += self.resample()  # not in the last window
+    out = dict(step=self.step, lr=lr, coeff=coeff, loss=loss, mse=mse, sparsity=sp, auxk=aux, l0=l0, x=xn, x_hat=x_hat)
     return out
 
 # %% ../nbs/08_train.ipynb #02b4d681
@@ -273,11 +289,11 @@ def load(self:_Trainer, ckdir:Path):
     self.step, self.window_tokens, self.n_resampled, self.scale = st['step'], st['window_tokens'], st['n_resampled'], st['scale']
 
 # %% ../nbs/08_train.ipynb #6617dd95
-_CSV_COLS = ['step', 'tokens', 'lr', 'coeff', 'loss', 'mse', 'sparsity', 'fvu', 'l0', 'dead_frac', 'n_resampled', 'tokens_per_s']
+_CSV_COLS = ['step', 'tokens', 'lr', 'coeff', 'loss', 'mse', 'sparsity', 'auxk', 'fvu', 'l0', 'dead_frac', 'n_resampled', 'tokens_per_s']
 
 def _read_csv_upto(path:Path, step:int)->list:
     if not path.exists(): return []
-    with open(path) as f: return [r for r in csv.DictReader(f) if int(r['step']) <= step]
+    with open(path) as f: return [{c: r.get(c) or 'nan' for c in _CSV_COLS} for r in csv.DictReader(f) if int(r['step']) <= step]  # columns added later: nan
 
 def _save_run(tr:_Trainer, out:Path, history:list):
     tr.save(out/'checkpoint')
@@ -291,7 +307,7 @@ def _log_row(cfg:SAEConfig, tr:_Trainer, info:dict, t0:float, tok0:int)->dict:
         xn = info['x']; fvu = ((info['x_hat'] - xn).pow(2).sum() / (xn - xn.mean(0)).pow(2).sum().clamp_min(1e-12)).item()
     dead = (tr.since >= min(cfg.resample_every, tr.step)).float().mean().item()
     return dict(step=tr.step, tokens=tr.step * cfg.batch_size, lr=info['lr'], coeff=info['coeff'], loss=info['loss'].item(),
-                mse=info['mse'].item(), sparsity=info['sparsity'].item(), fvu=fvu, l0=info['l0'].item(), dead_frac=dead,
+                mse=info['mse'].item(), sparsity=info['sparsity'].item(), auxk=info['auxk'].item(), fvu=fvu, l0=info['l0'].item(), dead_frac=dead,
                 n_resampled=tr.n_resampled, tokens_per_s=(tr.step - tok0) * cfg.batch_size / max(time.perf_counter() - t0, 1e-9))
 
 # %% ../nbs/08_train.ipynb #5ea96250

@@ -6,7 +6,7 @@ A tiny random ESM-2 (`num_layers=2, embed_dim=64, attention_heads=4`) and 64 pro
 
 1. mismatch (rank 1 is given one protein fewer: both ranks must refuse before any work), then kill (`dist_extract`
    with rank 1 SIGKILLing itself in the middle of its second commit: rows in its shards, commit-log line not yet);
-2. the same command again (extraction resumes and merges), `dist_train` on the merged store (interrupted at step 150
+2. the same command again (extraction resumes and merges), `dist_train` on the merged store (interrupted at step 200
    and resumed: rank 1 reads rank 0's checkpoint), the other SAE architectures, and a short 2-rank `LiveSource` training.
 
 Everything is compared with single-process runs in this process. Run: `python -m pytest tests/test_distributed.py -q`.
@@ -18,7 +18,7 @@ import numpy as np, pandas as pd, pytest, torch
 ROOT, WORKER = Path(__file__).resolve().parents[1], Path(__file__).with_name('dist_worker.py')
 ARGS = dict(arch=dict(num_layers=2, embed_dim=64, attention_heads=4), layer=1,
             extract=dict(max_tokens=1024, max_len=128, overlap=64, commit_rows=300),
-            sae=dict(d_in=64, d_sae=256, l1_coeff=2.0, lr=1e-3, batch_size=256, steps=300, resample_every=100,
+            sae=dict(d_in=64, d_sae=256, l1_coeff=2.0, lr=1e-3, batch_size=256, steps=400, resample_every=100,
                      dead_threshold=1e-2, log_every=1, checkpoint_every=50, seed=0),
             live=dict(buffer_rows=2048, max_tokens=1024, max_len=128, overlap=64, warmup_proteins=32),
             arch_sae=dict(d_in=32, d_sae=128, k=5, batch_size=256, steps=60, log_every=1, resample_every=20, dead_threshold=1e-2),
@@ -109,7 +109,7 @@ def test_live_source_matches_merged_store(launch2):
     np.testing.assert_allclose(x.numpy(), d['st2'].rows(0, len(d['st2'])), rtol=2**-10, atol=1e-3)
 
 def test_train_tracks_single_process(launch2):
-    "2 ranks (global batch 256 = 2 × 128, 300 steps, resampling every 100, resumed at step 150) vs `train_sae` in one process."
+    "2 ranks (global batch 256 = 2 × 128, 400 steps, resampling every 100, resumed at step 200) vs `train_sae` in one process."
     from plm_sae_nb.sae import SAEConfig
     from plm_sae_nb.train import train_sae, sae_metrics
     from plm_sae_nb.pretrained import load_sae
@@ -123,7 +123,7 @@ def test_train_tracks_single_process(launch2):
     assert h1.n_resampled.iloc[-1] == h2.n_resampled.iloc[-1] and h1.n_resampled.iloc[-1] > 0  # resampling happened, identically
     m1, m2 = sae_metrics(sae1, st2), sae_metrics(load_sae(tmp/'sae2'), st2)
     for k in ('fvu', 'l0', 'mse'): assert abs(m2[k] - m1[k]) <= 0.02 * abs(m1[k]), (k, m1[k], m2[k])
-    assert not (tmp/'sae2/checkpoint.tmp').exists() and sorted(p.name for p in (tmp/'sae2').iterdir()) == ['checkpoint', 'config.json', 'metrics.csv', 'model.safetensors']
+    assert not (tmp/'sae2/checkpoint.tmp').exists() and sorted(p.name for p in (tmp/'sae2').iterdir()) == ['checkpoint', 'config.json', 'metrics.csv', 'model.safetensors', 'provenance.json']  # provenance: the store's, through the per-rank wrapper
 
 def test_other_architectures(launch2):
     "TopK and JumpReLU track single-process training within 1e-5 relative over 60 steps; BatchTopK (per-rank top k) within 3%."
