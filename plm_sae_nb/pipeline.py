@@ -564,19 +564,20 @@ def step_extract(cfg, rd, ctx)->dict:
 
 # %% ../nbs/17_pipeline.ipynb #0a00ac29
 def _metric_rows(store, seed:int, max_rows:int=20_000, heldout_frac:float=0.1, min_proteins:int=20)->tuple:
-    "Seeded split by protein: (training rows, or None for all; ≤ `max_rows` metric rows, uniform, sorted; held-out protein ids)."
+    "Seeded split by protein, whatever the store's row order: (training rows or None for all, ≤ `max_rows` metric rows, held-out ids)."
     import numpy as np
-    L = np.asarray(store.lengths, np.int64); P = len(L); starts = np.r_[0, np.cumsum(L)]
+    ids, L = np.asarray(store.ids), np.asarray(store.lengths, np.int64); P = len(L); starts = np.r_[0, np.cumsum(L)]
+    canon = np.argsort(ids, kind='stable')            # proteins by id: the same split for a longest-first or an input-order store
+    rows_of = lambda ps: np.concatenate([np.arange(starts[p], starts[p + 1]) for p in ps]) if len(ps) else np.zeros(0, np.int64)
     rng = np.random.default_rng([seed, 1])
-    held = np.sort(rng.choice(P, max(1, round(heldout_frac * P)), replace=False)) if P >= min_proteins else np.zeros(0, np.int64)
-    mask = np.zeros(int(starts[-1]), bool)
-    for p in held: mask[starts[p]:starts[p + 1]] = True
-    pool = np.flatnonzero(mask) if len(held) else np.arange(len(mask))
-    rows = np.sort(rng.choice(pool, min(len(pool), max_rows), replace=False))
-    return (np.flatnonzero(~mask) if len(held) else None), rows, [store.ids[p] for p in held]
+    held = canon[np.sort(rng.choice(P, max(1, round(heldout_frac * P)), replace=False))] if P >= min_proteins else canon[:0]
+    pool = rows_of(held) if len(held) else rows_of(canon)
+    rows = np.sort(pool[rng.choice(len(pool), min(len(pool), max_rows), replace=False)])
+    train = rows_of(canon[~np.isin(canon, held)]) if len(held) else None   # training rows in canonical order (`_RowSource` keeps it)
+    return train, rows, [str(ids[p]) for p in held]
 
 def _take(store, idx:np.ndarray)->np.ndarray:
-    "Rows `idx` (sorted ints) of an `ActivationStore` as float32, gathered from its memory-mapped shards."
+    "Rows `idx` (ints, any order) of an `ActivationStore` as float32, gathered from its memory-mapped shards."
     import numpy as np
     k, o = np.divmod(np.asarray(idx, np.int64), store.shard_rows)
     out = np.empty((len(k), store.d_model), np.float32)
@@ -588,7 +589,7 @@ class _RowSource:
     "Rows `idx` of a store as an SAE training source (`d_model`, `len`, `stats`, `batches`): the other rows are never served."
     def __init__(self, store, idx):
         import numpy as np
-        self.store, self.idx, self.d_model = store, np.sort(np.asarray(idx, np.int64)), store.d_model
+        self.store, self.idx, self.d_model = store, np.asarray(idx, np.int64), store.d_model   # served in this order
     def __len__(self): return len(self.idx)
     def stats(self)->dict:
         import numpy as np
