@@ -179,11 +179,16 @@ def _check_alignment(n_lat, n_lab, lat_index, lab_index):
                          "(different protein order or residues); reindex the labels with `labels.loc[latents.index]`")
 
 # %% ../nbs/10_enrich.ipynb #eaa15258
-def _instance_matrix(Y, inst):
-    "(n, I) 0/1 matrix: one column per annotated instance of the instance-id concepts; plus concept of each column, instances per concept."
+def _row_proteins(index):
+    "Protein code of every row from a (protein, pos) MultiIndex; None without one (instance ids are then global)."
+    return np.asarray(index.codes[0], np.int64) if isinstance(index, pd.MultiIndex) and index.nlevels >= 2 else None
+
+def _instance_matrix(Y, inst, pcode=None):
+    "(n, I) 0/1 matrix: one column per annotated instance — a distinct (protein, id) when `pcode` is given — of the instance-id concepts; plus concept of each column, instances per concept."
     n, c = Y.shape; rows, gids, conc, n_inst, off = [], [], [], np.zeros(c, np.int64), 0
     for j in np.flatnonzero(inst):
         col = Y[:, j]; r, v = col.indices, col.data
+        if pcode is not None: v = pcode[r] * (int(v.max(initial=0)) + 1) + v     # key of the (protein, id) pair
         u, inv = np.unique(v, return_inverse=True)
         rows.append(r); gids.append(off + inv); conc.append(np.full(len(u), j)); n_inst[j] = len(u); off += len(u)
     cat = lambda l, dt: np.concatenate(l).astype(dt) if l else np.zeros(0, dt)
@@ -194,23 +199,27 @@ def _instance_matrix(Y, inst):
 # %% ../nbs/10_enrich.ipynb #6e737b50
 def _rev_cumsum(a): return np.flip(np.cumsum(np.flip(a, -1), -1), -1)
 
-def _counts(X, Y, inst, thr, scale=None, chunk_rows:int=65536, progress:bool=False):
+def _levels(X, s, e, thr_x, scale=None):
+    "Rows s:e of CSR `X` as a 0/1 CSR (e-s, m·T): each activation in column latent·T + (thresholds it exceeds) − 1."
+    T = len(thr_x); a, b = X.indptr[s], X.indptr[e]     # views of the chunk, no copy
+    ind = X.indices[a:b]; d = X.data[a:b] if scale is None else X.data[a:b] / scale[ind]
+    lv = (d > thr_x[0]).astype(np.int32)             # number of thresholds strictly below the value
+    for t in thr_x[1:]: lv += d > t
+    keep = lv > 0
+    ck = np.concatenate([[0], np.cumsum(keep)])
+    return sparse.csr_matrix((np.ones(int(ck[-1])), ind[keep] * T + lv[keep] - 1, ck[X.indptr[s:e + 1] - a]), shape=(e - s, X.shape[1] * T))
+
+def _counts(X, Y, inst, thr, scale=None, chunk_rows:int=65536, progress:bool=False, pcode=None):
     """One chunked pass: for ascending thresholds `thr`, active = X/scale > thr (strict, in X's dtype).
     Returns TP (c, m, T), n_active (m, T), instances hit (c, m, T), positives (c,), instances (c,)."""
     n, m = X.shape; c = Y.shape[1]; T = len(thr); mT = m * T
     Yb = (Y != 0).astype(np.float64).tocsr()            # (n, c)
-    Ind, conc_of, n_inst = _instance_matrix(Y, inst)    # (n, I)
+    Ind, conc_of, n_inst = _instance_matrix(Y, inst, pcode)    # (n, I); instances are (protein, id) when pcode is given
     thr_x = np.asarray(thr).astype(X.dtype)             # compare in the activations' dtype, like `x > t` in numpy
     tp, act, keys = np.zeros((c, mT)), np.zeros(mT), []
     for s in tqdm(range(0, n, chunk_rows), disable=not progress, desc='enrichment'):
-        e = min(n, s + chunk_rows); a, b = X.indptr[s], X.indptr[e]    # views of the chunk, no copy
-        ind = X.indices[a:b]; d = X.data[a:b] if scale is None else X.data[a:b] / scale[ind]
-        lv = (d > thr_x[0]).astype(np.int32)             # number of thresholds strictly below the value
-        for t in thr_x[1:]: lv += d > t
-        keep = lv > 0
-        ck = np.concatenate([[0], np.cumsum(keep)])
-        # one column per (latent, highest threshold exceeded): a single product gives every threshold at once
-        A = sparse.csr_matrix((np.ones(int(ck[-1])), ind[keep] * T + lv[keep] - 1, ck[X.indptr[s:e + 1] - a]), shape=(e - s, mT))
+        e = min(n, s + chunk_rows)
+        A = _levels(X, s, e, thr_x, scale)  # one column per (latent, highest threshold exceeded): one product gives every threshold
         act += np.bincount(A.indices, minlength=mT)
         if c: tp += (Yb[s:e].T.tocsr() @ A).toarray()   # small labels side converted, never the latents
         if Ind.shape[1]:
@@ -295,6 +304,29 @@ def bh_qvalues(p:np.ndarray, # p-values, any shape
     out = np.empty(m); out[o] = np.minimum(q, 1.0)
     return out.reshape(p.shape)
 
+# %% ../nbs/10_enrich.ipynb #a3e4ca40
+def _shift_rows(pcode:np.ndarray, rng)->np.ndarray:
+    "Source row of each row's label when every protein's label track is rotated by a uniform random offset (within the protein)."
+    n = len(pcode); order = np.argsort(pcode, kind='stable')
+    size = np.bincount(pcode); start = np.r_[0, np.cumsum(size)[:-1]]
+    g = pcode[order]; rank = np.arange(n) - start[g]
+    off = np.floor(rng.random(len(size)) * size).astype(np.int64)   # one offset per protein, uniform in 0..L-1
+    src = np.empty(n, np.int64); src[order] = order[start[g] + (rank + off[g]) % size[g]]
+    return src
+
+# %% ../nbs/10_enrich.ipynb #2c9e2732
+def _shift_pvalues(X, Y, thr, scale, TP, pcode, n_perm:int=1000, seed:int=0, chunk_rows:int=65536)->np.ndarray:
+    "(c, m, T) permutation p-values of `TP` (as `_counts` returns it) under within-protein circular shifts of the labels."
+    if pcode is None: raise ValueError("null='shift' needs the (protein, pos) row index: pass a LatentActs with an index, labels indexed by (protein, pos), or index=")
+    if isinstance(n_perm, bool) or not isinstance(n_perm, (int, np.integer)) or n_perm < 1: raise ValueError(f"n_perm must be a positive int, got {n_perm!r}")
+    n, m = X.shape; c, T = Y.shape[1], len(thr); thr_x = np.asarray(thr).astype(X.dtype)
+    At = sparse.vstack([_levels(X, s, min(n, s + chunk_rows), thr_x, scale) for s in range(0, n, chunk_rows)], format='csr').T.tocsr()
+    Yb = (Y != 0).astype(np.float64).tocsr(); rng = np.random.default_rng(seed); ge = np.zeros(TP.shape)
+    for _ in range(int(n_perm)):
+        tp = (At @ Yb[_shift_rows(pcode, rng)]).toarray().T            # (c, m·T) TP at each exact level
+        ge += _rev_cumsum(tp.reshape(c, m, T)) >= TP
+    return (1 + ge) / (1 + n_perm)
+
 # %% ../nbs/10_enrich.ipynb #9de14c91
 def _safe_div(a, b): 
     with np.errstate(invalid='ignore', divide='ignore'): return np.where(b > 0, a / np.where(b > 0, b, 1), 0.0)
@@ -335,20 +367,26 @@ def enrichment(latents, # (n_residues, d_sae): `LatentActs`, scipy.sparse or den
                index=None, # (protein, pos) of the latent rows when `latents` carries none
                chunk_rows:int=65536, # residues per chunk: bounds memory
                progress:bool|None=None, # tqdm over chunks; default: when there are more than a million residues
+               null:str='fisher', # p-values: 'fisher' (residues exchangeable) or 'shift' (labels rotated within each protein, runs kept)
+               n_perm:int=1000, # permutations of the 'shift' null (smallest p: 1/(n_perm+1))
+               seed:int=0, # seed of the 'shift' permutations
               )->pd.DataFrame:
-    "Latent × concept × threshold table: TP/FP/FN, precision, recall, F1, domain recall, one-sided Fisher p, BH q, AUROC."
+    "Latent × concept × threshold table: TP/FP/FN, precision, recall, F1, domain recall, one-sided p (Fisher or shift null), BH q, AUROC."
     if mode not in ('absolute', 'relative', 'interplm'):
         raise ValueError(f"unknown mode {mode!r}; expected 'absolute', 'relative' or 'interplm'")
+    if null not in ('fisher', 'shift'): raise ValueError(f"unknown null {null!r}; expected 'fisher' or 'shift'")
     X, lat_index, lat_max = _as_latents(latents)
     if index is not None: lat_index = index
     Y, names, inst, lab_index = _as_labels(labels, concepts)
     n, m = X.shape; c = len(names)
     _check_alignment(n, Y.shape[0], lat_index, lab_index)
+    pcode = _row_proteins(next((i for i in (lat_index, lab_index) if isinstance(i, pd.MultiIndex)), None))
     thresholds = _thresholds(thresholds, mode)
     scale = _latent_scale(X, mode, lat_max, latent_max)
     thr = np.unique(thresholds); ti = np.searchsorted(thr, thresholds)
     if progress is None: progress = n > 1_000_000
-    TP, n_act, D, K, n_inst = _counts(X, Y, inst, thr, scale, chunk_rows, progress)
+    TP, n_act, D, K, n_inst = _counts(X, Y, inst, thr, scale, chunk_rows, progress, pcode)
+    if null == 'shift': p_shift = _shift_pvalues(X, Y, thr, scale, TP, pcode, n_perm, seed, chunk_rows)[:, :, ti].transpose(1, 0, 2)
     TP, D = TP[:, :, ti].transpose(1, 0, 2), D[:, :, ti].transpose(1, 0, 2)   # (m, c, T)
     n_act, Kb = n_act[:, None, ti], K[None, :, None]
     FP, FN = n_act - TP, Kb - TP
@@ -356,7 +394,7 @@ def enrichment(latents, # (n_residues, d_sae): `LatentActs`, scipy.sparse or den
     if aa_level is None: aa_level = INTERPLM_AA_LEVEL if mode == 'interplm' else ()
     dom_level = inst & ~np.array([any(a in nm for a in aa_level) for nm in names], bool)
     dom = np.where(dom_level[None, :, None], _safe_div(D, n_inst[None, :, None].astype(float)), rec)
-    pval = _fisher_p(TP, n, Kb, n_act)
+    p_fisher = _fisher_p(TP, n, Kb, n_act); pval = p_shift if null == 'shift' else p_fisher
     au = _auroc(X, Y).T[:, :, None] if (auroc and c) else np.full((m, c, 1), np.nan)
     T = len(thresholds); shape = (m, c, T); full = lambda a: np.broadcast_to(a, shape).ravel()
     f1 = _f1(prec, rec)
@@ -369,8 +407,9 @@ def enrichment(latents, # (n_residues, d_sae): `LatentActs`, scipy.sparse or den
         'domain_F1': full(_f1(prec, dom)), 'domains_hit': full(np.where(dom_level[None, :, None], D, np.nan)),
         'n_domains': full(np.where(dom_level, n_inst, 0)[None, :, None]).astype(np.int64),
         'n_active': full(n_act).astype(np.int64), 'n_positive': full(Kb).astype(np.int64)})
+    if null == 'shift': df['p_fisher'] = full(p_fisher)
     if min_tp: df = df[df.TP >= min_tp].reset_index(drop=True)
-    df.attrs.update(mode=mode, n_residues=n, thresholds=thresholds.tolist())
+    df.attrs.update(mode=mode, n_residues=n, thresholds=thresholds.tolist(), null=null, **({'n_perm': int(n_perm), 'seed': seed} if null == 'shift' else {}))
     return df
 
 # %% ../nbs/10_enrich.ipynb #23834dd6
@@ -506,7 +545,7 @@ def summarize(table:pd.DataFrame, # an `enrichment` table
               levels=(0.5, 0.8), # score levels
               alpha:float=0.05, # q-value level for the significant-pairs count
              )->dict:
-    "Headline numbers: concepts with a latent above each level, latents mapping to any concept, paper-rule and significant pairs."
+    "Headline numbers: concepts with a latent above each level, latents mapping to any concept, paper-rule and significant pairs (and their null)."
     best_c = table.groupby('concept')[by].max(); best_l = table.groupby('latent')[by].max()
     out = {'n_latents': int(table.latent.nunique()), 'n_concepts': int(table.concept.nunique())}
     for s in levels:
@@ -515,6 +554,7 @@ def summarize(table:pd.DataFrame, # an `enrichment` table
     out['paper_pairs'] = int(len(pf.drop_duplicates(['latent', 'concept'])))
     out['paper_concepts'] = int(pf.concept.nunique())
     out[f'significant_pairs_q<{alpha}'] = int(len(table[table.q_value < alpha].drop_duplicates(['latent', 'concept'])))
+    out['null'] = table.attrs.get('null') or ('shift' if 'p_fisher' in table else 'fisher')   # a table read from CSV has no attrs
     return out
 
 # %% ../nbs/10_enrich.ipynb #c295eddf

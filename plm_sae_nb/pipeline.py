@@ -562,6 +562,57 @@ def step_extract(cfg, rd, ctx)->dict:
     return dict(line=f"{cfg['model']['name']} ({w} weights) layer {e['layer']}: {len(store):,} residue rows × {store.d_model}",
                 weights=weights, rows=len(store), d_model=store.d_model)
 
+# %% ../nbs/17_pipeline.ipynb #0a00ac29
+def _metric_rows(store, seed:int, max_rows:int=20_000, heldout_frac:float=0.1, min_proteins:int=20)->tuple:
+    "Seeded split by protein, whatever the store's row order: (training rows or None for all, ≤ `max_rows` metric rows, held-out ids)."
+    import numpy as np
+    ids, L = np.asarray(store.ids), np.asarray(store.lengths, np.int64); P = len(L); starts = np.r_[0, np.cumsum(L)]
+    canon = np.argsort(ids, kind='stable')            # proteins by id: the same split for a longest-first or an input-order store
+    rows_of = lambda ps: np.concatenate([np.arange(starts[p], starts[p + 1]) for p in ps]) if len(ps) else np.zeros(0, np.int64)
+    rng = np.random.default_rng([seed, 1])
+    held = canon[np.sort(rng.choice(P, max(1, round(heldout_frac * P)), replace=False))] if P >= min_proteins else canon[:0]
+    pool = rows_of(held) if len(held) else rows_of(canon)
+    rows = np.sort(pool[rng.choice(len(pool), min(len(pool), max_rows), replace=False)])
+    train = rows_of(canon[~np.isin(canon, held)]) if len(held) else None   # training rows in canonical order (`_RowSource` keeps it)
+    return train, rows, [str(ids[p]) for p in held]
+
+def _take(store, idx:np.ndarray)->np.ndarray:
+    "Rows `idx` (ints, any order) of an `ActivationStore` as float32, gathered from its memory-mapped shards."
+    import numpy as np
+    k, o = np.divmod(np.asarray(idx, np.int64), store.shard_rows)
+    out = np.empty((len(k), store.d_model), np.float32)
+    for s in np.unique(k): sel = k == s; out[sel] = store._shard(int(s))[o[sel]]
+    return out
+
+# %% ../nbs/17_pipeline.ipynb #a4e5b93d
+class _RowSource:
+    "Rows `idx` of a store as an SAE training source (`d_model`, `len`, `stats`, `batches`): the other rows are never served."
+    def __init__(self, store, idx):
+        import numpy as np
+        self.store, self.idx, self.d_model = store, np.asarray(idx, np.int64), store.d_model   # served in this order
+    def __len__(self): return len(self.idx)
+    def stats(self)->dict:
+        import numpy as np
+        n, s, s2, nrm = len(self.idx), 0., 0., 0.
+        for a in range(0, n, 65536):
+            x = _take(self.store, self.idx[a:a + 65536]).astype(np.float64)
+            s, s2, nrm = s + x.sum(0), s2 + (x * x).sum(0), nrm + np.linalg.norm(x, axis=1).sum()
+        return dict(mean=s / n, var=np.maximum(s2 / n - (s / n) ** 2, 0), mean_norm=nrm / n, n=n)
+    def batches(self, batch_size:int, shuffle:bool=True, seed:int=0, start:int=0):
+        "Float32 tensors of `batch_size` rows: an endless stream of seeded epoch permutations (exact resume at batch `start`), or in order once."
+        import numpy as np, torch
+        n, bs = len(self.idx), int(batch_size)
+        if not shuffle:
+            for a in range(start * bs, n, bs): yield torch.from_numpy(_take(self.store, self.idx[a:a + bs]))
+            return
+        e, off = divmod(start * bs, n); perm = np.random.default_rng([seed, e]).permutation(n)
+        while True:
+            parts, need = [], bs
+            while need:
+                t = perm[off:off + need]; parts.append(t); need -= len(t); off += len(t)
+                if off == n: e, off = e + 1, 0; perm = np.random.default_rng([seed, e]).permutation(n)
+            yield torch.from_numpy(_take(self.store, self.idx[np.sort(np.concatenate(parts))]))
+
 # %% ../nbs/17_pipeline.ipynb #9e16ca9b
 def step_train(cfg, rd, ctx)->dict:
     "Train the SAE of `cfg['sae']` on the activations → `sae/` (weights, config, metrics.json)."
@@ -576,17 +627,22 @@ def step_train(cfg, rd, ctx)->dict:
     _seed_all(cfg['seed'])
     sae_cfg = SAEConfig(d_in=store.d_model, **s)
     tmp = rd.tmp_dir('sae', resume=True) # train_sae resumes from its checkpoint after an interruption
-    sae = ctx['sae'] = dist_train(sae_cfg, store, out_dir=tmp, info=info).eval() # every rank; rank 0 writes `tmp`
+    train_rows, metric_rows, held = _metric_rows(store, cfg['seed']) # the same split on every rank
+    source = store if train_rows is None else _RowSource(store, train_rows)
+    sae = ctx['sae'] = dist_train(sae_cfg, source, out_dir=tmp, info=info).eval() # every rank; rank 0 writes `tmp`
     if info is not None and not info.is_main:
         barrier(info)
         return {}
     save_sae(sae, tmp)
     if (tmp/'checkpoint').is_dir(): shutil.rmtree(tmp/'checkpoint') # optimiser state: only needed to resume
-    x = torch.from_numpy(store.rows(0, min(len(store), 20_000)))
+    x = torch.from_numpy(_take(store, metric_rows))
     with torch.no_grad(): m = {k: float(v) for k,v in sae_metrics(sae, x).items() if isinstance(v, (int, float))}
     model, alphabet, _ = _ctx_model(cfg, rd, ctx)
-    prots = _ctx_proteins(rd, ctx)[:cfg['sae']['metric_proteins']]
+    prots = _ctx_proteins(rd, ctx); ho = set(held)
+    prots = ([p for p in prots if p.id in ho] + [p for p in prots if p.id not in ho])[:cfg['sae']['metric_proteins']]
     with torch.no_grad(): m.update({f"spliced_{k}": float(v) for k,v in spliced_metrics(model, alphabet, sae, cfg['extract']['layer'], prots).items() if isinstance(v, (int, float))})
+    m.update(metric_rows='heldout' if held else 'training', metric_n_rows=len(metric_rows), heldout_proteins=len(held),
+             train_rows=len(store) if train_rows is None else len(train_rows))
     atomic_write(tmp/'metrics.json', json.dumps(m, indent=2) + '\n')
     rd.commit_dir(tmp, 'sae')
     barrier(info)
@@ -602,8 +658,8 @@ def step_enrich(cfg, rd, ctx)->dict:
     from plm_sae_nb.enrich import latent_activations, enrichment, best_latents, paper_filter
     e, store, sae = cfg['enrich'], _ctx_store(rd, ctx), _ctx_sae(rd, ctx)
     lat = ctx['latents'] = latent_activations(sae, store)
-    labels = label_matrix(_ctx_proteins(rd, ctx), **_kwargs_for(label_matrix, {'concepts': e['concepts']}))
-    if not labels.index.equals(lat.index): labels = labels.reindex(lat.index, fill_value=False)
+    labels = label_matrix(_ctx_proteins(rd, ctx), instances=True, **_kwargs_for(label_matrix, {'concepts': e['concepts']}))
+    if not labels.index.equals(lat.index): labels = labels.reindex(lat.index, fill_value=0)
     table = enrichment(lat, labels, thresholds=tuple(e['thresholds']), mode=e['mode'])
     with atomic_open(rd/'enrichment.csv') as f: table.to_csv(f, index=False)
     best = best_latents(table)
