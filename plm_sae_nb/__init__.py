@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/20_api.ipynb #b7e2b57e
+# %% ../nbs/20_api.ipynb #002f33e2
 import importlib
 
 _API = { # module: its public names, in the order the method meets them
@@ -17,7 +17,8 @@ _API = { # module: its public names, in the order the method meets them
                   save_proteins load_proteins UniProtError uniprot_cache_path uniprot_tsv uniprot_proteins''',
     'planted': '''SWISSPROT_AA_FREQ KYTE_DOOLITTLE PS00028_REGEX SEQUON_REGEX truncated_lognormal_cdf
                   planted_dataset planted_activations atom_recovery''',
-    'esm': '''ESM2_ARCHS ESM_URL random_esm load_esm edit_residual esm2_forward''',
+    'esm': '''ESM2_ARCHS ESM_URL CONVENTIONS random_esm load_esm to_hf edit_residual esm2_forward
+              weights_fingerprint Provenance check_provenance''',
     'store': '''ActivationStore''',
     'extractor': '''default_max_tokens token_batches assemble_rows extract''',
     'layers': '''nn_distances TwoNNResult twonn manifold_sample plot_twonn_fit twonn_scale plot_id_scale
@@ -47,7 +48,7 @@ _API = { # module: its public names, in the order the method meets them
     'cli': '''SUBCOMMANDS EXAMPLES make_parser main''',
 }
 
-# %% ../nbs/20_api.ipynb #003fbd70
+# %% ../nbs/20_api.ipynb #042e6cc4
 _WHERE = {n: m for m, names in _API.items() for n in names.split()}
 __all__ = list(_WHERE)
 

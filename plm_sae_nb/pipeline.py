@@ -142,13 +142,13 @@ ESM2_NAMES = ('esm2_t6_8M_UR50D', 'esm2_t12_35M_UR50D', 'esm2_t30_150M_UR50D',
 ESM2_LAYERS = {n: int(re.match(r'esm2_t(\d+)_', n).group(1)) for n in ESM2_NAMES}
 
 def check_model_name(name:str)->str:
-    "`name` as fair-esm knows it (without a `facebook/` prefix), or a local checkpoint path; else `ConfigError`."
+    "`name` as fair-esm knows it (without a `facebook/` prefix), a local checkpoint or `save_pretrained` directory; else `ConfigError`."
     base = name.split('/')[-1] if name.startswith('facebook/') else name
     if base in ESM2_NAMES: return base
-    if Path(name).expanduser().is_file(): return name
+    if Path(name).expanduser().is_file() or (Path(name).expanduser()/'config.json').is_file(): return name
     close = difflib.get_close_matches(base, ESM2_NAMES, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ''
-    raise ConfigError(f"unknown model name {name!r}{hint}: use one of {', '.join(ESM2_NAMES)}, or the path of a local .pt checkpoint")
+    raise ConfigError(f"unknown model name {name!r}{hint}: use one of {', '.join(ESM2_NAMES)}, the path of a local .pt checkpoint, or a Hugging Face save_pretrained directory")
 
 # %% ../nbs/17_pipeline.ipynb #588dac1a
 def _key_line(source, key):
@@ -474,7 +474,8 @@ def load_model(cfg:dict, # complete config
     if weights in ('auto', 'pretrained'):
         try:
             from plm_sae_nb.esm import load_esm
-            model, alphabet = load_esm(m['name'])
+            hub = f"facebook/{m['name']}" if m['name'] in ESM2_NAMES else m['name']  # the Hugging Face cache first, then fair-esm's
+            model, alphabet = load_esm(hub)
             return model.eval(), alphabet, 'pretrained'
         except Exception as e:
             if weights == 'pretrained': raise RuntimeError(f"model.weights = 'pretrained': could not load {m['name']!r}: {e}") from e
