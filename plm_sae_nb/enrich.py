@@ -4,6 +4,7 @@
 
 # %% ../nbs/10_enrich.ipynb #c6c6dd5e
 from __future__ import annotations
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 import numpy as np, pandas as pd
 from scipy import sparse, stats
@@ -239,47 +240,70 @@ def _counts(X, Y, inst, thr, scale=None, chunk_rows:int=65536, progress:bool=Fal
 # %% ../nbs/10_enrich.ipynb #824abd18
 _PACK_BITS = 32  # row bits + latent bits that fit beside the 32 value bits in one uint64 sort key
 
+def _order_bits(v):
+    "uint64 keys whose unsigned order is the order of the float32 values `v` (equal keys ⇔ equal values)."
+    b = v.view(np.uint32); return np.where(b >> 31, ~b, b | np.uint32(1 << 31)).astype(np.uint64)
+
+def _tie_midranks(rank, new):
+    "Give every run of tied entries (`new` False: equal to the entry before) its midrank, in place; runs are rare."
+    d = np.flatnonzero(~new)
+    if not len(d): return rank
+    brk = np.r_[True, d[1:] != d[:-1] + 1]                 # starts of runs of consecutive tied entries
+    s0 = d[brk] - 1; sz = np.diff(np.r_[np.flatnonzero(brk), len(d)]) + 1
+    idx = np.repeat(s0, sz) + (np.arange(sz.sum()) - np.repeat(np.cumsum(sz) - sz, sz))
+    rank[idx] = np.repeat(rank[s0] + (sz - 1) / 2, sz)
+    return rank
+
+def _rank_tail(rows, new, pos, nnz, n, Yb):
+    """Entries sorted by (latent, value) with their rows, tie starts `new`, positivity `pos`, non-zeros per latent →
+    (c, m) rank sums of each concept's rows among the non-zeros, their counts, and each latent's zero-block midrank."""
+    m = len(nnz); cptr = np.r_[0, np.cumsum(nnz)]; z = n - nnz    # implicit zeros per latent: one tie block
+    rank = np.arange(1, len(rows) + 1, dtype=np.float64) - np.repeat(cptr[:-1], nnz) + pos * np.repeat(z, nnz)
+    _tie_midranks(rank, new)
+    cneg = np.r_[0, np.cumsum(~pos)]; neg = cneg[cptr[1:]] - cneg[cptr[:-1]]
+    R = sparse.csr_matrix((rank + 1j, rows, cptr), shape=(m, n))  # real part: ranks, imaginary: ones — one product for both
+    SP = (R @ Yb).toarray().T
+    return SP.real, SP.imag, neg + (z + 1) / 2
+
+# %% ../nbs/10_enrich.ipynb #e41b7a21
+def _auroc_sorted(X, Yb):
+    "`_rank_tail` of a float32 CSR in one sort of packed (latent, value, row) keys, no CSC copy."
+    n, m = X.shape; ind, data = X.indices, X.data
+    rows = np.repeat(np.arange(n, dtype=np.uint64), np.diff(X.indptr))
+    nz = data != 0
+    if not nz.all(): ind, data, rows = ind[nz], data[nz], rows[nz]
+    rb = max(1, (n - 1).bit_length())
+    key = (ind.astype(np.uint64) << np.uint64(32 + rb)) | (_order_bits(data) << np.uint64(rb)) | rows; key.sort()
+    tie = key >> np.uint64(rb)                            # (latent, value): equal ⇔ tied in the same latent
+    new = np.r_[True, tie[1:] != tie[:-1]] if len(tie) else np.zeros(0, bool)
+    pos = (tie & np.uint64(0xFFFFFFFF)) >= np.uint64(1 << 31)
+    return _rank_tail((key & np.uint64((1 << rb) - 1)).astype(np.int64), new, pos, np.bincount(ind, minlength=m), n, Yb)
+
 def _auroc_block(Xc, Yb):
-    "(c, m_block) rank sums of positives among non-zeros, positives among non-zeros, zero-block midranks; Xc CSC."
+    "`_rank_tail` of a block of latents given as CSC (any dtype, any size)."
     n, m = Xc.shape
     nnz = np.diff(Xc.indptr); col = np.repeat(np.arange(m, dtype=np.uint64), nnz)
-    rb, cb = max(1, (n - 1).bit_length()), max(1, (m - 1).bit_length())
-    if Xc.dtype == np.float32 and rb + cb <= _PACK_BITS:
-        # pack (latent, order-preserving bits of the value, row) into one uint64 and sort it: no argsort, no gathers
-        b = Xc.data.view(np.uint32); b = np.where(b >> 31, ~b, b | np.uint32(1 << 31)).astype(np.uint64)
-        key = (col << np.uint64(32 + rb)) | (b << np.uint64(rb)) | Xc.indices.astype(np.uint64); key.sort()
-        rows = (key & np.uint64((1 << rb) - 1)).astype(np.int64)
-        v = (key >> np.uint64(rb)) & np.uint64(0xFFFFFFFF)     # order-preserving bits: equal ⇔ tie
-        pos, negv = v >= np.uint64(1 << 31), v < np.uint64(1 << 31)   # zeros were eliminated
-    else:
-        if Xc.dtype == np.float32:
-            b = Xc.data.view(np.uint32); b = np.where(b >> 31, ~b, b | np.uint32(1 << 31)).astype(np.uint64)
-            order = np.argsort((col << np.uint64(32)) | b)
-        else:                    # rank the values, then sort on (latent, rank)
-            rk = np.empty(Xc.nnz, np.uint64); rk[np.argsort(Xc.data)] = np.arange(Xc.nnz, dtype=np.uint64)
-            order = np.argsort(col * np.uint64(max(Xc.nnz, 1)) + rk)
-        v = Xc.data[order]; rows = Xc.indices[order]; pos, negv = v > 0, v < 0
-    z = n - nnz                                          # implicit zeros per latent: one tie block
-    neg = np.bincount(col[negv].astype(np.int64), minlength=m)
-    base = np.arange(len(v)) - np.repeat(Xc.indptr[:-1], nnz) + 1 + np.where(pos, np.repeat(z, nnz), 0)
+    if Xc.dtype == np.float32: order = np.argsort((col << np.uint64(32)) | _order_bits(Xc.data))
+    else:                    # rank the values, then sort on (latent, rank)
+        rk = np.empty(Xc.nnz, np.uint64); rk[np.argsort(Xc.data)] = np.arange(Xc.nnz, dtype=np.uint64)
+        order = np.argsort(col * np.uint64(max(Xc.nnz, 1)) + rk)
+    v = Xc.data[order]
     new = np.ones(len(v), bool); new[1:] = v[1:] != v[:-1]; new[Xc.indptr[:-1][nnz > 0]] = True
-    if new.all(): mid = base.astype(np.float64)          # no ties among non-zeros (the usual case for float latents)
-    else:
-        st = np.flatnonzero(new); size = np.diff(np.r_[st, len(v)])
-        mid = np.repeat(base[st] + (size - 1) / 2, size) # midrank of each tie group (groups are contiguous)
-    R = sparse.csr_matrix((mid, rows, Xc.indptr), shape=(m, n))   # = (ranks as CSC).T; sorting kept the columns' blocks
-    B = sparse.csr_matrix((np.ones(len(mid)), Xc.indices, Xc.indptr), shape=(m, n))
-    return (R @ Yb).toarray().T, (B @ Yb).toarray().T, neg + (z + 1) / 2
+    return _rank_tail(Xc.indices[order].astype(np.int64), new, v > 0, nnz, n, Yb)
 
 # %% ../nbs/10_enrich.ipynb #f8e2a809
-def _auroc(X, Y, block_nnz:int=500_000):
+def _auroc(X, Y, block_nnz:int=500_000, max_sort:int=2**24):
     "(c, m) exact AUROC of each latent's raw activation for each concept; midranks for ties, implicit zeros included."
-    n, m = X.shape; Xc = X.tocsc(); Xc.eliminate_zeros()
-    Yb = (Y != 0).astype(np.float64).tocsr()            # (n, c)
-    K = np.asarray(Yb.sum(axis=0)).ravel()[:, None]
-    cuts = np.unique(np.r_[0, np.searchsorted(Xc.indptr, np.arange(block_nnz, Xc.nnz, block_nnz)), m])
-    S, P, Z = [np.concatenate(a, axis=-1) for a in zip(*[_auroc_block(Xc[:, a:b], Yb) for a, b in zip(cuts[:-1], cuts[1:])])] \
-        if m else (np.zeros((len(K), 0)),) * 3
+    n, m = X.shape
+    Yb = (Y != 0).astype(np.complex128).tocsr()        # (n, c)
+    K = np.asarray(Yb.sum(axis=0)).real.ravel()[:, None]
+    if not m: S = P = Z = np.zeros((len(K), 0))
+    elif X.dtype == np.float32 and X.nnz <= max_sort and (n - 1).bit_length() + (m - 1).bit_length() <= _PACK_BITS:
+        S, P, Z = _auroc_sorted(X, Yb)                # one sort of every entry (≈ 40 bytes per non-zero)
+    else:                                             # blocks of about `block_nnz` non-zeros: bounded memory
+        Xc = X.tocsc(); Xc.eliminate_zeros()
+        cuts = np.unique(np.r_[0, np.searchsorted(Xc.indptr, np.arange(block_nnz, Xc.nnz, block_nnz)), m])
+        S, P, Z = [np.concatenate(a, axis=-1) for a in zip(*[_auroc_block(Xc[:, a:b], Yb) for a, b in zip(cuts[:-1], cuts[1:])])]
     rank_sum = S + (K - P) * Z[None, :]
     with np.errstate(invalid='ignore', divide='ignore'):
         auc = (rank_sum - K * (K + 1) / 2) / (K * (n - K))
@@ -289,8 +313,12 @@ def _auroc(X, Y, block_nnz:int=500_000):
 def _fisher_p(TP, n, K, n_act):
     "One-sided Fisher exact p = P(X ≥ TP), X ~ Hypergeom(n, K, n_act), elementwise (broadcast); 1 where TP = 0."
     pval = np.ones(TP.shape); pos = TP > 0              # P(X ≥ 0) = 1: only pairs with a true positive need the tail
-    if pos.any(): pval[pos] = np.clip(stats.hypergeom.sf(TP[pos] - 1, n, np.broadcast_to(K, TP.shape)[pos],
-                                                         np.broadcast_to(n_act, TP.shape)[pos]), 0, 1)
+    if not pos.any(): return pval
+    t, k, a = TP[pos], np.broadcast_to(K, TP.shape)[pos], np.broadcast_to(n_act, TP.shape)[pos]
+    first, inv = np.arange(len(t)), slice(None)
+    if (n + 1.0) ** 3 < 2 ** 53:                       # the tail once per distinct (K, n_act, TP): many pairs share one
+        _, first, inv = np.unique((k * (n + 1.0) + a) * (n + 1.0) + t, return_index=True, return_inverse=True)
+    pval[pos] = np.clip(stats.hypergeom.sf(t[first] - 1, n, k[first], a[first]), 0, 1)[inv]
     return pval
 
 # %% ../nbs/10_enrich.ipynb #29ef070e
@@ -349,7 +377,7 @@ def _latent_scale(X, mode:str, lat_max=None, latent_max=None):
     if mode == 'absolute': return None
     n, m = X.shape
     mx = lat_max if latent_max is None else latent_max
-    if mx is None: mx = np.maximum(X.max(axis=0).toarray().ravel(), 0) if n else np.zeros(m)
+    if mx is None: mx = np.zeros(m, X.dtype); np.maximum.at(mx, X.indices, X.data)   # max(0, largest stored value)
     mx = np.asarray(mx, np.float64).ravel()
     if mx.shape != (m,): raise ValueError(f"latent_max has shape {mx.shape}, expected ({m},)")
     return np.where(mx > 0, mx, np.inf).astype(X.dtype)   # dead latents: never active
@@ -385,7 +413,10 @@ def enrichment(latents, # (n_residues, d_sae): `LatentActs`, scipy.sparse or den
     scale = _latent_scale(X, mode, lat_max, latent_max)
     thr = np.unique(thresholds); ti = np.searchsorted(thr, thresholds)
     if progress is None: progress = n > 1_000_000
-    TP, n_act, D, K, n_inst = _counts(X, Y, inst, thr, scale, chunk_rows, progress, pcode)
+    with ThreadPoolExecutor(1) as ex:   # AUROC (sort-bound) runs beside the counting pass: both release the GIL
+        au = ex.submit(_auroc, X, Y) if (auroc and c) else None
+        TP, n_act, D, K, n_inst = _counts(X, Y, inst, thr, scale, chunk_rows, progress, pcode)
+        au = au.result().T[:, :, None] if au is not None else np.full((m, c, 1), np.nan)
     if null == 'shift': p_shift = _shift_pvalues(X, Y, thr, scale, TP, pcode, n_perm, seed, chunk_rows)[:, :, ti].transpose(1, 0, 2)
     TP, D = TP[:, :, ti].transpose(1, 0, 2), D[:, :, ti].transpose(1, 0, 2)   # (m, c, T)
     n_act, Kb = n_act[:, None, ti], K[None, :, None]
@@ -395,7 +426,6 @@ def enrichment(latents, # (n_residues, d_sae): `LatentActs`, scipy.sparse or den
     dom_level = inst & ~np.array([any(a in nm for a in aa_level) for nm in names], bool)
     dom = np.where(dom_level[None, :, None], _safe_div(D, n_inst[None, :, None].astype(float)), rec)
     p_fisher = _fisher_p(TP, n, Kb, n_act); pval = p_shift if null == 'shift' else p_fisher
-    au = _auroc(X, Y).T[:, :, None] if (auroc and c) else np.full((m, c, 1), np.nan)
     T = len(thresholds); shape = (m, c, T); full = lambda a: np.broadcast_to(a, shape).ravel()
     f1 = _f1(prec, rec)
     df = pd.DataFrame({
