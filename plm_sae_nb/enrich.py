@@ -217,15 +217,16 @@ def _counts(X, Y, inst, thr, scale=None, chunk_rows:int=65536, progress:bool=Fal
     Yb = (Y != 0).astype(np.float64).tocsr()            # (n, c)
     Ind, conc_of, n_inst = _instance_matrix(Y, inst, pcode)    # (n, I); instances are (protein, id) when pcode is given
     thr_x = np.asarray(thr).astype(X.dtype)             # compare in the activations' dtype, like `x > t` in numpy
+    L = sparse.hstack([Yb, Ind], format='csr') if Ind.shape[1] else Yb   # (n, c + I): concepts, then instances
     tp, act, keys = np.zeros((c, mT)), np.zeros(mT), []
     for s in tqdm(range(0, n, chunk_rows), disable=not progress, desc='enrichment'):
         e = min(n, s + chunk_rows)
         A = _levels(X, s, e, thr_x, scale)  # one column per (latent, highest threshold exceeded): one product gives every threshold
         act += np.bincount(A.indices, minlength=mT)
-        if c: tp += (Yb[s:e].T.tocsr() @ A).toarray()   # small labels side converted, never the latents
-        if Ind.shape[1]:
-            H = (Ind[s:e].T.tocsr() @ A).tocoo()
-            keys.append(H.row.astype(np.int64) * mT + H.col)
+        if not c: continue
+        M = (L[s:e].T.tocsr() @ A).tocsr()             # concepts and instances in one product; only the labels side is transposed
+        tp += M[:c].toarray()
+        if Ind.shape[1]: H = M[c:].tocoo(); keys.append(H.row.astype(np.int64) * mT + H.col)
     TP = _rev_cumsum(tp.reshape(c, m, T)); n_act = _rev_cumsum(act.reshape(m, T))
     D = np.zeros((c, m, T))
     if keys:
