@@ -243,7 +243,9 @@ _PACK_BITS = 32  # row bits + latent bits that fit beside the 32 value bits in o
 
 def _order_bits(v):
     "uint64 keys whose unsigned order is the order of the float32 values `v` (equal keys ⇔ equal values)."
-    b = v.view(np.uint32); return np.where(b >> 31, ~b, b | np.uint32(1 << 31)).astype(np.uint64)
+    b = v.view(np.uint32)
+    if not len(v) or v.min() >= 0: return (b | np.uint32(1 << 31)).astype(np.uint64)   # the usual case: no negative values
+    return np.where(b >> 31, ~b, b | np.uint32(1 << 31)).astype(np.uint64)
 
 def _tie_midranks(rank, new):
     "Give every run of tied entries (`new` False: equal to the entry before) its midrank, in place; runs are rare."
@@ -259,7 +261,8 @@ def _rank_tail(rows, new, pos, nnz, n, Yb):
     """Entries sorted by (latent, value) with their rows, tie starts `new`, positivity `pos`, non-zeros per latent →
     (c, m) rank sums of each concept's rows among the non-zeros, their counts, and each latent's zero-block midrank."""
     m = len(nnz); cptr = np.r_[0, np.cumsum(nnz)]; z = n - nnz    # implicit zeros per latent: one tie block
-    rank = np.arange(1, len(rows) + 1, dtype=np.float64) - np.repeat(cptr[:-1], nnz) + pos * np.repeat(z, nnz)
+    if pos.all(): rank = np.arange(1, len(rows) + 1, dtype=np.float64) + np.repeat(z - cptr[:-1], nnz)  # above the zeros
+    else: rank = np.arange(1, len(rows) + 1, dtype=np.float64) - np.repeat(cptr[:-1], nnz) + pos * np.repeat(z, nnz)
     _tie_midranks(rank, new)
     cneg = np.r_[0, np.cumsum(~pos)]; neg = cneg[cptr[1:]] - cneg[cptr[:-1]]
     R = sparse.csr_matrix((rank + 1j, rows, cptr), shape=(m, n))  # real part: ranks, imaginary: ones — one product for both
