@@ -591,6 +591,7 @@ class _RowSource:
     def __init__(self, store, idx):
         import numpy as np
         self.store, self.idx, self.d_model = store, np.asarray(idx, np.int64), store.d_model   # served in this order
+        self.provenance = getattr(store, 'provenance', None)   # the SAE records what it was trained on
     def __len__(self): return len(self.idx)
     def stats(self)->dict:
         import numpy as np
