@@ -714,14 +714,18 @@ def step_steer(cfg, rd, ctx)->dict:
 
 # %% ../nbs/17_pipeline.ipynb #5b438a11
 def step_report(cfg, rd, ctx)->dict:
-    "`report.html` for the run directory."
-    from plm_sae_nb.results import report
+    "`report.html` for the run directory, and `atlas/`, the static site of every latent (`atlas.build_atlas`)."
+    from plm_sae_nb.results import load_run, report
+    from plm_sae_nb.atlas import build_atlas
     rec = rd.record('extract')
     random_w = rec is not None and rec['summary'].get('weights') == 'random'
     title = (f"plm-sae-nb report — {cfg['model']['name']} layer {cfg['extract']['layer']}"
              + (" — RANDOM-INIT weights: a random network, not the pretrained ESM-2" if random_w else ''))
-    report(rd.path, **_kwargs_for(report, {'title': title}))
-    return dict(line=f"report.html ({(rd/'report.html').stat().st_size/1e3:.0f} kB)")
+    run = load_run(rd.path)
+    build_atlas(run, rd/'atlas', quiet=True)   # first, so that the report can link to it
+    report(run, **_kwargs_for(report, {'title': title}))
+    mb = sum(f.stat().st_size for f in (rd/'atlas').rglob('*') if f.is_file()) / 1e6
+    return dict(line=f"report.html ({(rd/'report.html').stat().st_size/1e3:.0f} kB), atlas/ ({run.d_sae:,} latents, {mb:.1f} MB)")
 
 # %% ../nbs/17_pipeline.ipynb #01ed394e
 STEP_FUNCS.update(data=step_data, extract=step_extract, train=step_train, enrich=step_enrich, steer=step_steer, report=step_report)
