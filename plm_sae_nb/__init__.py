@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/20_api.ipynb #002f33e2
+# %% ../nbs/20_api.ipynb #d2556d13
 import importlib
 
 _API = { # module: its public names, in the order the method meets them
@@ -38,6 +38,8 @@ _API = { # module: its public names, in the order the method meets them
     'viz': '''LatentIndexError check_latent HTML residue_html activation_histogram top_examples_table
               logo_matrix consensus logo best_per_pair f1_heatmap pr_scatter volcano steering_curve''',
     'results': '''Run save_latents load_latents load_run planted_run LatentCard describe latent_choices report''',
+    'atlas': '''LEVELS INDEX_COLUMNS latent_stats latent_concepts nearest_latents run_decoder encode_levels
+                decode_levels logo_data atlas_examples atlas_index latent_record build_atlas''',
     'widgets': '''LatentPicker SequenceViewer StructureViewer Explorer explore''',
     'distributed': '''DistInfo init_distributed barrier shard_proteins dist_extract dist_train LiveSource''',
     'pipeline': '''DEFAULT_CONFIG STEPS STEP_SECTIONS STEP_OUTPUTS CHOICES ESM2_NAMES ESM2_LAYERS STEP_FUNCS
@@ -48,7 +50,7 @@ _API = { # module: its public names, in the order the method meets them
     'cli': '''SUBCOMMANDS EXAMPLES make_parser main''',
 }
 
-# %% ../nbs/20_api.ipynb #042e6cc4
+# %% ../nbs/20_api.ipynb #5cf5b5e3
 _WHERE = {n: m for m, names in _API.items() for n in names.split()}
 __all__ = list(_WHERE)
 

@@ -83,7 +83,7 @@ STEP_SECTIONS = { # config sections that determine a step's outputs: its own and
     'report':  ('seed', 'data', 'model', 'extract', 'sae', 'enrich', 'steer', 'report'),
 }
 STEP_OUTPUTS = {'data': ['proteins.jsonl'], 'extract': ['activations'], 'train': ['sae'],
-                'enrich': ['enrichment.csv'], 'steer': ['steering.csv', 'steering_sequences.fasta'], 'report': ['report.html']}
+                'enrich': ['enrichment.csv'], 'steer': ['steering.csv', 'steering_sequences.fasta'], 'report': ['report.html', 'atlas']}
 
 # %% ../nbs/17_pipeline.ipynb #3e4e583b
 CHOICES = {'data.source': ('planted', 'fasta', 'uniprot'), 'model.weights': ('auto', 'pretrained', 'random'),
