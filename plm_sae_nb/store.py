@@ -79,9 +79,11 @@ def _n_shards(self:ActivationStore, n_rows): return -(-n_rows // self.shard_rows
 @patch
 def _shard_path(self:ActivationStore, k): return self.path/'shards'/f'{k:06d}.npy'
 
+_OPEN_SHARDS = 4  # shard files kept memory-mapped at once (least recently used closed first)
+
 @patch
 def _shard(self:ActivationStore, k:int, create=False):
-    if k in self._mm: return self._mm[k]
+    if k in self._mm: mm = self._mm[k] = self._mm.pop(k); return mm   # most recently used last
     p = self._shard_path(k)
     if create and not p.exists():
         tmp = p.with_name(f'.{p.name}.tmp{os.getpid()}')
@@ -93,6 +95,9 @@ def _shard(self:ActivationStore, k:int, create=False):
     if mm.shape != (self.shard_rows, self.d_model) or mm.dtype != self.dtype:
         raise ValueError(f"store {str(self.path)!r}: shard {p.name} has shape {mm.shape} {mm.dtype}, expected ({self.shard_rows}, {self.d_model}) {self.dtype}")
     self._mm[k] = mm
+    while len(self._mm) > _OPEN_SHARDS:   # a bounded set of mappings: resident memory does not grow with the store
+        old = self._mm.pop(next(iter(self._mm)))
+        if self._writable: old.flush()
     return mm
 
 # %% ../nbs/04_store.ipynb #6b0178e2
