@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_cli.ipynb #ba508aa4
 from __future__ import annotations
-import argparse, os, sys, textwrap
+import argparse, ctypes, ctypes.util, os, sys, textwrap
 from . import __version__
 from .pipeline import (CHOICES, ConfigError, DEFAULT_CONFIG, RunDirError, STEPS, format_summary, run_steps, to_toml,
                                  _config_for)
@@ -134,9 +134,15 @@ def _atlas(args)->int:
     return 0
 
 # %% ../nbs/18_cli.ipynb #593a9d97
+def _heap_to_os(threshold:int=1 << 20):
+    "glibc: serve allocations ≥ `threshold` bytes by mmap, so freed batch tensors go back to the OS at once (no-op elsewhere)."
+    try: ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6').mallopt(-3, threshold)   # -3: M_MMAP_THRESHOLD
+    except (OSError, AttributeError): pass
+
 def main(argv:list|None=None # arguments (default: `sys.argv[1:]`)
         )->int:
     "Entry point of the `plm-sae-nb` console script: 0 on success, 2 on a named error (printed without a traceback)."
+    _heap_to_os()  # a long run's resident memory stays flat instead of keeping every freed batch
     p = make_parser()
     args = p.parse_args(argv)
     if args.command is None:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_store.ipynb #e8d52b64
 from __future__ import annotations
-import hashlib, json, os
+import ctypes, ctypes.util, hashlib, json, os
 from pathlib import Path
 import numpy as np, pandas as pd
 import torch
@@ -173,6 +173,15 @@ def _merge_stats(parts):
     return n, mean, m2, ns
 
 # %% ../nbs/04_store.ipynb #0e0c96ae
+def _trim_heap():
+    "Hand freed heap memory back to the OS (glibc `malloc_trim`; a no-op elsewhere): long loops of variable-size batches otherwise keep it."
+    global _LIBC
+    if _LIBC is None:
+        try: _LIBC = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6'); _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError): _LIBC = False
+    if _LIBC: _LIBC.malloc_trim(0)
+_LIBC = None
+
 @patch
 def commit(self:ActivationStore):
     "Make the appended proteins durable: flush the shards, then append one line to the index."
@@ -189,6 +198,7 @@ def commit(self:ActivationStore):
     self._starts = np.concatenate([[0], np.cumsum(self._lens)]).astype(np.int64); self._n = b
     self._pending, self._pending_rows = [], 0
     self._hash, self._parts = hashlib.sha256(), []
+    _trim_heap()
 
 @patch
 def __len__(self:ActivationStore): return self._n
