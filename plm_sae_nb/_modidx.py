@@ -626,4 +626,6 @@ d = { 'settings': { 'branch': 'main',
                                     'plm_sae_nb.widgets.StructureViewer.refresh': ( 'widgets.html#structureviewer.refresh',
                                                                                     'plm_sae_nb/widgets.py'),
                                     'plm_sae_nb.widgets._as_run': ('widgets.html#_as_run', 'plm_sae_nb/widgets.py'),
-                                    'plm_sae_nb.widgets.explore': ('widgets.html#explore', 'plm_sae_nb/widgets.py')}}}
+                                    'plm_sae_nb.widgets._control_html': ('widgets.html#_control_html', 'plm_sae_nb/widgets.py'),
+                                    'plm_sae_nb.widgets.explore': ('widgets.html#explore', 'plm_sae_nb/widgets.py'),
+                                    'plm_sae_nb.widgets.static_html': ('widgets.html#static_html', 'plm_sae_nb/widgets.py')}}}

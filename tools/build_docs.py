@@ -95,9 +95,10 @@ def _not_run(cell, flags: set[str]) -> bool:
     return d.get('eval', '').lower() == 'false' or bool(flags & d.keys())
 
 def _snapshot(cell):
-    "Give each displayed ipywidget of `cell` a static `text/html` snapshot (a docs page has no kernel)."
+    "Give each displayed ipywidget of `cell` a static `text/html` snapshot (a docs page has no kernel); drop py3Dmol's private mime type (its `text/html` twin stays)."
     for o in cell.get('outputs', []):
         data = o.get('data', {})
+        if 'text/html' in data: data.pop('application/3dmoljs_load.v0', None)
         if WIDGET_VIEW not in data or 'text/html' in data: continue
         import ipywidgets
         from plm_sae_nb.widgets import static_html
