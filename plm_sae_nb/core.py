@@ -155,10 +155,14 @@ def cache_root(*parts:str)->Path:
 # %% ../nbs/00_core.ipynb #422fc31e
 _UNIPROT_ID = re.compile(r'(?:sp|tr)\|([^|]+)\|')
 
-def _fasta_record(path, pid, desc, lines, ln, on_invalid)->Protein:
-    "The `Protein` of one record: `lines` are its (line number, residues), `ln` the header's line number."
+def _fasta_record(path, pid, desc, lines, ln, on_invalid)->tuple[Protein, bool]:
+    "The `Protein` of one record and whether a terminal stop `*` was dropped: `lines` are its (line number, residues), `ln` the header's line number."
     if not lines: raise ValueError(f"{path}:{ln}: empty record {pid!r} (a header with no sequence)")
     seq = ''.join(s for _,s in lines).upper()
+    stop = seq.endswith('*')               # a translated ORF's stop codon: not a residue, dropped (once)
+    if stop:
+        seq = seq[:-1]
+        if not seq: raise ValueError(f"{path}:{ln}: empty record {pid!r} (only a stop '*')")
     if on_invalid == 'raise':
         try: validate_sequence(seq, pid)
         except ValueError as e:
@@ -170,12 +174,12 @@ def _fasta_record(path, pid, desc, lines, ln, on_invalid)->Protein:
     meta = {'description': desc} if desc else {}
     m = _UNIPROT_ID.match(pid)
     if m: meta['accession'] = m[1]
-    return Protein(pid, seq, meta)
+    return Protein(pid, seq, meta), stop
 
 # %% ../nbs/00_core.ipynb #5366acbb
 def read_fasta(path, # FASTA file, plain or gzip-compressed
                on_invalid:str='raise', # what to do with invalid sequences: 'raise' | 'skip' | 'replace' (see `clean_proteins`)
-               stats:dict|None=None, # filled with the counts of `clean_proteins`
+               stats:dict|None=None, # filled with the counts of `clean_proteins` and `stops_stripped`
               )->list[Protein]:
     "Read a (possibly gzipped) FASTA file into `Protein`s; errors name the file and line."
     if on_invalid not in _ON_INVALID: raise ValueError(f"on_invalid={on_invalid!r}; expected one of {_ON_INVALID}")
@@ -196,7 +200,11 @@ def read_fasta(path, # FASTA file, plain or gzip-compressed
                 if cur is None: raise ValueError(f"{path}:{ln}: sequence line before any '>' header: {line[:40]!r}")
                 cur[2].append((ln, line.strip()))
         if cur is not None: recs.append(_fasta_record(path, *cur, on_invalid))
-    return clean_proteins(recs, on_invalid, stats, source=str(path))
+    stops = sum(s for _,s in recs)
+    if stops: warnings.warn(f"{path}: dropped the terminal stop '*' of {stops} sequence(s) (translated ORFs)")
+    out = clean_proteins([r for r,_ in recs], on_invalid, stats, source=str(path))
+    if stats is not None: stats['stops_stripped'] = stops
+    return out
 
 # %% ../nbs/00_core.ipynb #328c3d94
 def write_fasta(proteins:list, # `Protein`s or `(id, sequence)` pairs
