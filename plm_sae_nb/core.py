@@ -11,7 +11,7 @@ import numpy as np, pandas as pd
 
 # %% auto #0
 __all__ = ['STANDARD_AA', 'ESM_AA', 'Protein', 'validate_sequence', 'as_pairs', 'residue_index', 'clean_proteins', 'atomic_open',
-           'open_text', 'atomic_write', 'cache_root', 'read_fasta', 'write_fasta']
+           'open_text', 'atomic_write', 'cache_root', 'read_fasta', 'write_fasta', 'progress_kw']
 
 # %% ../nbs/00_core.ipynb #f6129f07
 @dataclass
@@ -224,3 +224,16 @@ def write_fasta(proteins:list, # `Protein`s or `(id, sequence)` pairs
             step = width if width > 0 else len(p.sequence)
             for i in range(0, len(p.sequence), step): f.write(p.sequence[i:i+step] + '\n')
     return path
+
+# %% ../nbs/00_core.ipynb #8bdaa34d
+def progress_kw(progress:bool=True, # show a bar at all
+                stream=None, # where tqdm writes (default: sys.stderr)
+                log_interval:float=60.0, # seconds between lines when `stream` is not interactive
+               )->dict:
+    "tqdm keywords: `disable` unless `progress`; one line per `log_interval` s when `stream` is a file or a log, not a terminal or notebook."
+    import sys
+    stream = stream or sys.stderr
+    try: tty = stream.isatty()
+    except (AttributeError, ValueError): tty = False
+    live = tty or type(stream).__module__.split('.')[0] == 'ipykernel'
+    return {'disable': not progress} if live else {'disable': not progress, 'mininterval': log_interval}
