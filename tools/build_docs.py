@@ -21,7 +21,10 @@ What it does:
 4. runs `jupyter-book build -W --keep-going` (no execution of its own): any Sphinx warning (bad
    markup, a missing page) fails the build with a non-zero exit status, as does a cell that fails
    in step 1. Two cosmetic warning types are not errors: skipped heading levels (`myst.header`)
-   and code Pygments cannot colour (`misc.highlighting_failure`).
+   and code Pygments cannot colour (`misc.highlighting_failure`);
+5. fails if a built page loads 3Dmol.js or widget scripts from a CDN (`CDN_SCRIPT`): the site is
+   offline (MathJax, for the pages with formulas, and Jupyter Book's optional live-code loader are
+   the only network URLs left).
 
 `--execute NAME...` executes only the named notebooks (the others render with the outputs saved in
 them, i.e. none); `--no-execute` executes none.
@@ -81,6 +84,8 @@ def sidebar_order(sidebar: Path) -> list[str]:
     return list(walk(yaml.safe_load(sidebar.read_text())['website']['sidebar']['contents']))
 
 WIDGET_VIEW = 'application/vnd.jupyter.widget-view+json'
+# a script fetched from the network for a figure or widget (the site must show them offline): 3Dmol.js, require.js, the widget manager
+CDN_SCRIPT = re.compile(r'''https?://[^"' )]*(?:3dmol|require\.js|require\.min\.js|html-manager|jupyter-widgets)[^"' )]*''', re.I)
 
 def _skip_flags() -> set[str]:
     "nbdev_test's skip flags: settings.ini `tst_flags` (slow gpu)."
@@ -126,9 +131,13 @@ def execute_notebook(src: str, dest: str) -> tuple[str, float, str]:
     write_nb(nb, dest)
     return src.name, time.time() - t0, err
 
+# notebooks that take longest to execute (measured), started first so that the parallel processes finish together
+LONGEST_FIRST = ['07_sae', '08_train', '06_layers', '19_tutorial', '18_cli', '05_extractor', '14_results', '11_steering', '13_viz', '02_planted']
+
 def execute_all(names: list[str], nbs: Path, dest: Path, jobs: int) -> list[str]:
-    "Execute notebooks `names` of `nbs` into `dest` in `jobs` fresh processes, longest (largest) first; return error texts."
-    names = sorted(names, key=lambda n: -(nbs/n).stat().st_size)
+    "Execute notebooks `names` of `nbs` into `dest` in `jobs` fresh processes, longest first; return error texts."
+    rank = {f'{s}.ipynb': i for i,s in enumerate(LONGEST_FIRST)}
+    names = sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
     kw = {'max_tasks_per_child': 1} if sys.version_info >= (3, 11) else {}
     errors = []
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context('spawn'), **kw) as ex:
@@ -192,6 +201,8 @@ def main(argv=None) -> int:
     if r.returncode or not site.exists():
         print(f"build_docs: FAILED (exit {r.returncode}); see the warnings above", file=sys.stderr)
         return r.returncode or 1
+    cdn = sorted({f'{f.name}: {m}' for f in (out/'_build'/'html').glob('*.html') for m in CDN_SCRIPT.findall(f.read_text(errors='replace'))})
+    if cdn: print('build_docs: FAILED: pages load scripts from a CDN (3Dmol.js and widgets must be inlined):\n  ' + '\n  '.join(cdn), file=sys.stderr); return 1
     print(f"build_docs: {len(order)} notebooks rendered → {site} ({time.time()-t0:.0f} s)")
     return 0
 
