@@ -151,6 +151,7 @@ def test_explorer_in_jupyterlab(jupyter, tmp_path):
              'structure viewer on the new protein')
         wait(60, lambda: d.find_elements(By.CSS_SELECTOR, '.widget-output canvas'), '3Dmol canvas after the change')
         assert not d.find_elements(By.XPATH, "//*[contains(text(), '3Dmol.js failed to load')]")
+        for b in d.find_elements(By.XPATH, "//div[contains(@class,'Toastify')]//button[normalize-space()='No']"): b.click()   # JupyterLab's news question
         time.sleep(1.5)                                               # let the viewer draw before the screenshot
         d.execute_script("document.querySelector('.widget-dropdown select').scrollIntoView(true)")
         d.save_screenshot(str(OUT/'explorer_latent5.png'))
