@@ -11,7 +11,7 @@ import numpy as np, pandas as pd
 
 # %% auto #0
 __all__ = ['STANDARD_AA', 'ESM_AA', 'Protein', 'validate_sequence', 'as_pairs', 'residue_index', 'clean_proteins', 'atomic_open',
-           'open_text', 'atomic_write', 'cache_root', 'read_fasta', 'write_fasta']
+           'open_text', 'atomic_write', 'cache_root', 'read_fasta', 'write_fasta', 'progress_kw']
 
 # %% ../nbs/00_core.ipynb #f6129f07
 @dataclass
@@ -155,10 +155,14 @@ def cache_root(*parts:str)->Path:
 # %% ../nbs/00_core.ipynb #422fc31e
 _UNIPROT_ID = re.compile(r'(?:sp|tr)\|([^|]+)\|')
 
-def _fasta_record(path, pid, desc, lines, ln, on_invalid)->Protein:
-    "The `Protein` of one record: `lines` are its (line number, residues), `ln` the header's line number."
+def _fasta_record(path, pid, desc, lines, ln, on_invalid)->tuple[Protein, bool]:
+    "The `Protein` of one record and whether a terminal stop `*` was dropped: `lines` are its (line number, residues), `ln` the header's line number."
     if not lines: raise ValueError(f"{path}:{ln}: empty record {pid!r} (a header with no sequence)")
     seq = ''.join(s for _,s in lines).upper()
+    stop = seq.endswith('*')               # a translated ORF's stop codon: not a residue, dropped (once)
+    if stop:
+        seq = seq[:-1]
+        if not seq: raise ValueError(f"{path}:{ln}: empty record {pid!r} (only a stop '*')")
     if on_invalid == 'raise':
         try: validate_sequence(seq, pid)
         except ValueError as e:
@@ -170,12 +174,12 @@ def _fasta_record(path, pid, desc, lines, ln, on_invalid)->Protein:
     meta = {'description': desc} if desc else {}
     m = _UNIPROT_ID.match(pid)
     if m: meta['accession'] = m[1]
-    return Protein(pid, seq, meta)
+    return Protein(pid, seq, meta), stop
 
 # %% ../nbs/00_core.ipynb #5366acbb
 def read_fasta(path, # FASTA file, plain or gzip-compressed
                on_invalid:str='raise', # what to do with invalid sequences: 'raise' | 'skip' | 'replace' (see `clean_proteins`)
-               stats:dict|None=None, # filled with the counts of `clean_proteins`
+               stats:dict|None=None, # filled with the counts of `clean_proteins` and `stops_stripped`
               )->list[Protein]:
     "Read a (possibly gzipped) FASTA file into `Protein`s; errors name the file and line."
     if on_invalid not in _ON_INVALID: raise ValueError(f"on_invalid={on_invalid!r}; expected one of {_ON_INVALID}")
@@ -196,7 +200,11 @@ def read_fasta(path, # FASTA file, plain or gzip-compressed
                 if cur is None: raise ValueError(f"{path}:{ln}: sequence line before any '>' header: {line[:40]!r}")
                 cur[2].append((ln, line.strip()))
         if cur is not None: recs.append(_fasta_record(path, *cur, on_invalid))
-    return clean_proteins(recs, on_invalid, stats, source=str(path))
+    stops = sum(s for _,s in recs)
+    if stops: warnings.warn(f"{path}: dropped the terminal stop '*' of {stops} sequence(s) (translated ORFs)")
+    out = clean_proteins([r for r,_ in recs], on_invalid, stats, source=str(path))
+    if stats is not None: stats['stops_stripped'] = stops
+    return out
 
 # %% ../nbs/00_core.ipynb #328c3d94
 def write_fasta(proteins:list, # `Protein`s or `(id, sequence)` pairs
@@ -216,3 +224,16 @@ def write_fasta(proteins:list, # `Protein`s or `(id, sequence)` pairs
             step = width if width > 0 else len(p.sequence)
             for i in range(0, len(p.sequence), step): f.write(p.sequence[i:i+step] + '\n')
     return path
+
+# %% ../nbs/00_core.ipynb #8bdaa34d
+def progress_kw(progress:bool=True, # show a bar at all
+                stream=None, # where tqdm writes (default: sys.stderr)
+                log_interval:float=60.0, # seconds between lines when `stream` is not interactive
+               )->dict:
+    "tqdm keywords: `disable` unless `progress`; one line per `log_interval` s when `stream` is a file or a log, not a terminal or notebook."
+    import sys
+    stream = stream or sys.stderr
+    try: tty = stream.isatty()
+    except (AttributeError, ValueError): tty = False
+    live = tty or type(stream).__module__.split('.')[0] == 'ipykernel'
+    return {'disable': not progress} if live else {'disable': not progress, 'mininterval': log_interval}

@@ -297,18 +297,85 @@ th{background:#f4f4f4}.card{border:1px solid #ccc;border-radius:6px;padding:12px
 .row{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}section{margin-top:28px}"""
 
 # %% ../nbs/14_results.ipynb #8da1343d
+_METRIC_MEANING = { # metrics.json of the SAE (train.sae_metrics, train.spliced_metrics, the pipeline's train step)
+    'n_tokens': 'residue rows the reconstruction metrics were computed on', 'l0': 'mean number of active latents per residue',
+    'l1': 'mean sum of latent activations per residue', 'mse': 'mean squared reconstruction error per activation dimension',
+    'mse_per_token': 'squared reconstruction error per residue (summed over dimensions)',
+    'fvu': 'fraction of variance unexplained by the reconstruction (1 − R²; 0 is perfect)',
+    'explained_variance': '1 − FVU', 'cosine': 'mean cosine similarity of reconstruction and activation',
+    'dead_frac': 'fraction of latents that never fire on the metric rows (a sample; the summary counts all residues)',
+    'dense_frac': 'fraction of latents active on more than 10% of the metric rows',
+    'spliced_delta_ce': 'masked-residue cross-entropy with the SAE spliced in minus the clean model’s (nats; 0 is perfect)',
+    'spliced_loss_recovered': 'share of the cross-entropy gap between zero-ablating the layer and the clean model that the SAE closes (1 is perfect)',
+    'spliced_kl': 'KL divergence of the spliced model’s residue distributions from the clean model’s (nats per residue)',
+    'spliced_recon_accuracy': 'unmasked residues the spliced model predicts as themselves (top-1)',
+    'spliced_recon_accuracy_clean': 'the same for the clean model', 'spliced_ce_clean': 'masked-residue cross-entropy, clean model (nats)',
+    'spliced_ce_spliced': 'masked-residue cross-entropy, SAE spliced in (nats)', 'spliced_ce_zero': 'masked-residue cross-entropy, layer zero-ablated (nats)',
+    'spliced_n_masked': 'masked residues scored for the cross-entropies', 'spliced_n_residues': 'residues scored for the KL and accuracies',
+    'metric_rows': 'whether the metrics use held-out proteins or training rows', 'metric_n_rows': 'residue rows of the metric sample',
+    'heldout_proteins': 'proteins held out of SAE training', 'train_rows': 'residue rows the SAE was trained on'}
+def _meaning(k:str)->str:
+    "One line on what a metrics.json or `enrich.summarize` key means."
+    if k in _METRIC_MEANING: return _METRIC_MEANING[k]
+    m = re.match(r'(concepts|latents)_(\w+)>=(.+)', k)
+    if m: return f"{m[1]} whose best {m[2]} (over {'latents' if m[1] == 'concepts' else 'concepts'} and thresholds) is at least {m[3]}"
+    if k.startswith('significant_pairs_q<'): return f"latent × concept pairs with a BH q-value below {k.split('<')[1]}"
+    return {'n_latents': 'latents in the enrichment table', 'n_concepts': 'concepts tested', 'null': 'null hypothesis of the p-values',
+            'paper_pairs': 'latent × concept pairs passing the paper’s filter (precision and recall ≥ 0.8)',
+            'paper_concepts': 'concepts with a latent passing the paper’s filter'}.get(k, '(no description)')
+
+# %% ../nbs/14_results.ipynb #9be1d41d
+def _cfg(run:Run, section:str, key:str):
+    "`run.config[section][key]`, or a flat `run.config[key]` (older configs)."
+    s = run.config.get(section)
+    return s.get(key) if isinstance(s, dict) else run.config.get(key)
+
+def _model_line(run:Run)->str|None:
+    "The model as one readable line: name and the weights actually used (the extract step's record, else the config)."
+    m = run.config.get('model')
+    name, w = (m.get('name'), m.get('weights')) if isinstance(m, dict) else (m, None)
+    if name is None: return None
+    rec = _read_json(Path(run.path)/'steps'/'extract.json') if run.path else {}
+    w = (rec.get('summary') or {}).get('weights') or w
+    return f"{name} ({'RANDOM-INIT' if w == 'random' else w} weights)" if w else str(name)
+
+def _data_line(run:Run)->str|None:
+    "Where the proteins came from, from the config's `data` section."
+    d = run.config.get('data')
+    if not isinstance(d, dict): return None
+    src = d.get('source')
+    if src == 'fasta': return f"FASTA file {d.get('fasta')}"
+    if src == 'uniprot': return f"UniProt query {d.get('uniprot')!r}"
+    return f"{src} proteins" + (f" (at most {d['max_length']} residues)" if d.get('max_length') else '')
+
+# %% ../nbs/14_results.ipynb #ba9d4ab3
 def _summary(run:Run)->dict:
+    "The curated summary: model, layer, data, SAE and its quality, dead latents (never fire on the run), best concepts."
     maxes = np.asarray(run.latents.max(axis=0).todense() if sp.issparse(run.latents) else run.latents.max(axis=0)).reshape(-1)
-    s = {'proteins': len(run.ids), 'residues': int(run.latents.shape[0]), 'latents': run.d_sae,
-         'alive latents': f"{int((maxes > 0).sum())} ({(maxes > 0).mean():.1%})"}
-    for k in ('model', 'layer'):
-        v = run.config.get(k, run.config.get('extract', {}).get(k) if isinstance(run.config.get('extract'), dict) else None)
-        if isinstance(v, dict): v = ', '.join(f'{a}={b}' for a,b in v.items())
-        if v is not None: s[k] = v
-    for k,v in (run.metrics or {}).items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool): s[f'SAE {k}'] = f'{v:.4g}'
-    if run.table is not None and len(run.table): s.update(summarize(run.table))
-    return s
+    m = run.metrics or {}
+    s = {'model': _model_line(run), 'layer': _cfg(run, 'extract', 'layer'), 'data': _data_line(run),
+         'proteins': len(run.ids), 'residues': f'{int(run.latents.shape[0]):,}'}
+    arch = _cfg(run, 'sae', 'architecture')
+    s['SAE'] = f"{arch + ', ' if arch else ''}{run.d_sae:,} latents"
+    for k, name, fmt in (('l0', 'L0 (active latents per residue)', '.1f'), ('fvu', 'FVU (variance unexplained)', '.3f'),
+                         ('spliced_loss_recovered', 'loss recovered (spliced into the model)', '.3f')):
+        if isinstance(m.get(k), (int, float)): s[name] = format(m[k], fmt)
+    dead = int((maxes <= 0).sum())
+    s['dead latents'] = f"{dead:,} of {run.d_sae:,} ({dead/run.d_sae:.1%}): never fire on any of the run's residues"
+    if run.table is not None and len(run.table):
+        b = best_latents(run.table).sort_values('F1', ascending=False, kind='stable').head(3)
+        s['best concepts'] = ', '.join(f"{r.concept} (latent {int(r.latent)}, F1 {r.F1:.2f})" for r in b.itertuples())
+    return {k: v for k,v in s.items() if v is not None}
+
+def _details(run:Run)->str:
+    "Collapsed table of every SAE metric and enrichment count, with its meaning."
+    rows = {**{k: v for k,v in (run.metrics or {}).items() if not isinstance(v, (dict, list))},
+            **(summarize(run.table) if run.table is not None and len(run.table) else {})}
+    if not rows: return ''
+    fmt = lambda v: f'{v:.4g}' if isinstance(v, float) else str(v)
+    return (f'<details><summary>All SAE metrics and enrichment counts ({len(rows)})</summary><table><tr><th>key</th><th>value</th><th>meaning</th></tr>'
+            + ''.join(f'<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(fmt(v))}</td><td>{html.escape(_meaning(k))}</td></tr>' for k,v in rows.items())
+            + '</table></details>')
 
 # %% ../nbs/14_results.ipynb #eb1258e9
 def _structure_part(run:Run, pid:str, lat:int, acts, include_js:bool, fetch:bool)->tuple[str|None, bool]:
@@ -362,8 +429,9 @@ def report(run, # a `Run` or a run directory
     parts = [f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_CSS}</style></head><body>',
              f'<h1>{html.escape(title)}</h1><p>{html.escape(repr(run))}</p>']
     summ = _summary(run)
+    atlas = '<p><a href="atlas/index.html">Latent atlas: every latent on one page</a></p>' if (out.parent/'atlas'/'index.html').exists() else ''
     parts.append('<section id="summary"><h2>Summary</h2><table>' +
-                 ''.join(f'<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>' for k,v in summ.items()) + '</table></section>')
+                 ''.join(f'<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>' for k,v in summ.items()) + f'</table>{atlas}{_details(run)}</section>')
     js_done = False
     if run.table is not None and len(run.table):
         best = best_latents(run.table).sort_values('F1', ascending=False, kind='stable').head(max_concepts)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_structure.ipynb #e24aca6f
 from __future__ import annotations
-import io, re, json, urllib.request, urllib.error
+import base64, functools, io, re, json, urllib.request, urllib.error
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -17,7 +17,7 @@ from .core import cache_root, atomic_write
 # %% auto #0
 __all__ = ['ALPHAFOLD_URL', 'STATIC', 'StructureMismatchError', 'StructureNotAvailable', 'Structure', 'toy_structure',
            'parse_structure', 'align_structure', 'pdb_bfactors', 'color_structure', 'fetch_alphafold', 'load_structure',
-           'structure_view', 'threedmol_js', 'viewer_html']
+           'threedmol_js', 'threedmol_data_url', 'structure_view', 'viewer_html']
 
 # %% ../nbs/12_structure.ipynb #6eded7a9
 class StructureMismatchError(ValueError):
@@ -223,19 +223,29 @@ def load_structure(source, # path to .pdb/.cif(.gz), PDB/mmCIF text, or a UniPro
     else: text = p.read_text()
     return parse_structure(text, chain, str(p))
 
-# %% ../nbs/12_structure.ipynb #c15817f4
+# %% ../nbs/12_structure.ipynb #15830492
 STATIC = Path(__file__).parent/'static' if '__file__' in globals() else Path('../plm_sae_nb/static')
+def threedmol_js()->str:
+    "The shipped 3Dmol.js (minified) as text, for inlining into offline HTML."
+    p = STATIC/'3Dmol-min.js'
+    if not p.exists(): raise FileNotFoundError(f"3Dmol.js not found at {p}: the package data is missing (reinstall plm-sae-nb)")
+    return p.read_text(encoding='utf-8')
+@functools.lru_cache(1)
+def threedmol_data_url()->str:
+    "The shipped 3Dmol.js as a `data:` URL: what `structure_view` hands py3Dmol, so no CDN is needed."
+    return 'data:text/javascript;base64,' + base64.b64encode(threedmol_js().encode()).decode()
 
+# %% ../nbs/12_structure.ipynb #c15817f4
 def structure_view(pdb:str, # PDB text with activations in the B-factors (`color_structure`)
                    vmax:float|None=None, # activation of the darkest colour (default: max B-factor)
                    width:int=480, height:int=360,
                    sticks_above:float=0.5, # residues with B >= this fraction of vmax also drawn as sticks
-                   js:str='https://cdn.jsdelivr.net/npm/3dmol@2.5.5/build/3Dmol-min.js', # 3Dmol.js for py3Dmol's HTML
+                   js:str|None=None, # 3Dmol.js URL for py3Dmol's HTML (default: the shipped copy, `threedmol_data_url`)
                   ):
     "py3Dmol view of a structure coloured by the B-factor column (latent activation)."
     import py3Dmol
     vmax = vmax or max([*pdb_bfactors(pdb).values(), 1e-9])
-    v = py3Dmol.view(width=width, height=height, js=js)
+    v = py3Dmol.view(width=width, height=height, js=js or threedmol_data_url())
     v.addModel(pdb, 'pdb')
     grad = {'prop':'b', 'gradient':'linear', 'min':0.0, 'max':float(vmax), 'colors':['#f0f0f0', '#fcae91', '#de2d26', '#67000d']}
     v.setStyle({}, {'cartoon': {'colorscheme': grad}})
@@ -243,13 +253,6 @@ def structure_view(pdb:str, # PDB text with activations in the B-factors (`color
     if hot: v.addStyle({'resi': hot}, {'stick': {'colorscheme': grad}})
     v.zoomTo()
     return v
-
-# %% ../nbs/12_structure.ipynb #15830492
-def threedmol_js()->str:
-    "The shipped 3Dmol.js (minified) as text, for inlining into offline HTML."
-    p = STATIC/'3Dmol-min.js'
-    if not p.exists(): raise FileNotFoundError(f"3Dmol.js not found at {p}: the package data is missing (reinstall plm-sae-nb)")
-    return p.read_text(encoding='utf-8')
 
 # %% ../nbs/12_structure.ipynb #21bed6dd
 def viewer_html(pdb:str, # coloured PDB text

@@ -13,7 +13,7 @@ from .viz import LatentIndexError, check_latent, residue_html
 from .results import Run, describe, latent_choices, load_run
 
 # %% auto #0
-__all__ = ['LatentPicker', 'SequenceViewer', 'StructureViewer', 'Explorer', 'explore']
+__all__ = ['LatentPicker', 'SequenceViewer', 'StructureViewer', 'Explorer', 'explore', 'static_html']
 
 # %% ../nbs/15_widgets.ipynb #f53a5437
 def _as_run(run)->Run: return run if isinstance(run, Run) else load_run(run)
@@ -135,15 +135,14 @@ class StructureViewer(W.VBox):
     def _render(self, change=None):
         if not self.protein: return
         self.pdb = self.view = self.error = None
-        self.out.clear_output()
         try:
             st = self.run.structure(self.protein, **self.kw)
             self.pdb = color_structure(st, self.run.proteins[self.protein].sequence, self.run.acts(self.protein, self.latent), id=self.protein)
             self.view = structure_view(self.pdb, vmax=float(self.run.column(self.latent).max()) or None, width=self.size[0], height=self.size[1])
             self.message.value = f'<b>{html.escape(self.protein)}</b> ({html.escape(st.source)}) coloured by latent {self.latent}'
-            with self.out: display(self.view)
+            self.out.outputs = ({'output_type': 'display_data', 'metadata': {}, 'data': {'text/html': self.view._make_html(), 'text/plain': f'3D view of {self.protein}'}},)
         except (StructureNotAvailable, StructureMismatchError) as e:
-            self.error = e
+            self.error, self.out.outputs = e, ()
             self.message.value = f'<span style="color:#b00">{type(e).__name__}: {html.escape(str(e))}</span>'
 
 # %% ../nbs/15_widgets.ipynb #22fd5de6
@@ -165,3 +164,31 @@ def explore(run, # a run directory or a `Run`
             **structure_kw)->Explorer:
     "Interactive explorer of a run: pick a latent, see it on sequences and structures."
     return Explorer(run, latent, **structure_kw)
+
+# %% ../nbs/15_widgets.ipynb #6ae676c0
+def _control_html(w)->str:
+    desc = f'<label style="margin-right:4px">{html.escape(w.description)}</label>' if getattr(w, 'description', '') else ''
+    if isinstance(w, W.Dropdown): val = w.label or ''
+    else: val = w.value
+    ph = html.escape(getattr(w, 'placeholder', '') or '', quote=True)
+    return (f'<span style="margin:2px 8px 2px 0">{desc}<input disabled value="{html.escape(str(val), quote=True)}" placeholder="{ph}" '
+            f'style="width:{max(6, len(str(val) or ph)+2)}ch"></span>')
+
+def static_html(w:W.Widget)->str:
+    "Plain HTML of widget `w` (and its children) as it is now: for pages without a kernel (docs, exports)."
+    if isinstance(w, W.Box):
+        row = isinstance(w, W.HBox)
+        kids = ''.join(static_html(c) for c in w.children)
+        return f'<div class="widget-snapshot" style="display:flex;flex-direction:{"row" if row else "column"};gap:4px;flex-wrap:wrap">{kids}</div>'
+    if isinstance(w, (W.HTML, W.HTMLMath)): return f'<div>{w.value}</div>'
+    if isinstance(w, W.Label): return f'<div>{html.escape(w.value)}</div>'
+    if isinstance(w, W.Output):
+        parts = []
+        for o in w.outputs:
+            d = o.get('data', {})
+            if 'text/html' in d: parts.append(''.join(d['text/html']))
+            elif 'text/plain' in d or 'text' in o: parts.append(f"<pre>{html.escape(''.join(d.get('text/plain', o.get('text', ''))))}</pre>")
+        return f'<div>{"".join(parts)}</div>'
+    if hasattr(w, 'value'): return _control_html(w)
+    return ''
+
