@@ -6,12 +6,12 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/20_api.ipynb #d2556d13
+# %% ../nbs/20_api.ipynb #dcc0c498
 import importlib
 
 _API = { # module: its public names, in the order the method meets them
     'core': '''STANDARD_AA ESM_AA Protein validate_sequence as_pairs residue_index clean_proteins atomic_open
-               open_text atomic_write cache_root read_fasta write_fasta''',
+               open_text atomic_write cache_root read_fasta write_fasta progress_kw''',
     'uniprot': '''PAIR_TYPES PAPER_CONCEPTS UNIPROT_REST UNIPROT_FEATURE_FIELDS UNIPROT_FIELDS UNIPROT_LABELS
                   Feature parse_features format_features concept_predicate SparseLabels label_matrix
                   save_proteins load_proteins UniProtError uniprot_cache_path uniprot_tsv uniprot_proteins''',
@@ -34,13 +34,13 @@ _API = { # module: its public names, in the order the method meets them
                    wilson_interval compare_rates steering_trial steering_sweep plot_sweep best_latent_for''',
     'structure': '''ALPHAFOLD_URL STATIC StructureMismatchError StructureNotAvailable Structure toy_structure
                     parse_structure align_structure pdb_bfactors color_structure fetch_alphafold load_structure
-                    structure_view threedmol_js viewer_html''',
+                    threedmol_js threedmol_data_url structure_view viewer_html''',
     'viz': '''LatentIndexError check_latent HTML residue_html activation_histogram top_examples_table
               logo_matrix consensus logo best_per_pair f1_heatmap pr_scatter volcano steering_curve''',
     'results': '''Run save_latents load_latents load_run planted_run LatentCard describe latent_choices report''',
     'atlas': '''LEVELS INDEX_COLUMNS latent_stats latent_concepts nearest_latents run_decoder encode_levels
                 decode_levels logo_data atlas_examples atlas_index latent_record build_atlas''',
-    'widgets': '''LatentPicker SequenceViewer StructureViewer Explorer explore''',
+    'widgets': '''LatentPicker SequenceViewer StructureViewer Explorer explore static_html''',
     'distributed': '''DistInfo init_distributed barrier shard_proteins dist_extract dist_train LiveSource''',
     'pipeline': '''DEFAULT_CONFIG STEPS STEP_SECTIONS STEP_OUTPUTS CHOICES ESM2_NAMES ESM2_LAYERS STEP_FUNCS
                    DIST_STEPS OPTION_KEYS COMMAND_STEPS RANDOM_NOTICE SUCCESS ConfigError RunDirError
@@ -50,7 +50,7 @@ _API = { # module: its public names, in the order the method meets them
     'cli': '''SUBCOMMANDS EXAMPLES make_parser main''',
 }
 
-# %% ../nbs/20_api.ipynb #5cf5b5e3
+# %% ../nbs/20_api.ipynb #4c2561b3
 _WHERE = {n: m for m, names in _API.items() for n in names.split()}
 __all__ = list(_WHERE)
 

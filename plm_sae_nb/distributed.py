@@ -12,7 +12,7 @@ import torch.distributed as dist
 from torch import nn, Tensor
 from tqdm.auto import tqdm
 from fastcore.basics import patch
-from .core import as_pairs
+from .core import as_pairs, progress_kw
 from .esm import esm2_forward, CONVENTIONS, Provenance
 from .store import ActivationStore
 from .extractor import _plan, assemble_rows, default_max_tokens, extract, token_batches
@@ -136,7 +136,7 @@ def _merge_parts(out:Path, pairs, stored_len, world:int, commit_rows:int=1<<16, 
     if tmp.exists(): shutil.rmtree(tmp)
     m = ActivationStore.create(tmp, d_model=c0['d_model'], dtype=c0['dtype'], shard_rows=c0['shard_rows'], exist_ok=False,
                                **{k: v for k, v in c0.items() if k not in _RESERVED})
-    for pid, _ in tqdm(pairs, desc='merge parts', unit='protein', disable=not progress):
+    for pid, _ in tqdm(pairs, desc='merge parts', unit='protein', **progress_kw(progress)):
         rows = parts[where[pid]].protein(pid)
         if len(rows) != want[pid]: raise ValueError(f"protein {pid!r}: {len(rows)} rows in rank {where[pid]}'s part, the input implies {want[pid]}")
         m.append(pid, rows)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np, pandas as pd
 from scipy import sparse, stats
 from tqdm.auto import tqdm
-from .core import as_pairs, residue_index
+from .core import as_pairs, residue_index, progress_kw
 
 # %% auto #0
 __all__ = ['COLUMNS', 'PAPER_THRESHOLDS', 'INTERPLM_THRESHOLDS', 'INTERPLM_AA_LEVEL', 'LatentActs', 'latent_activations',
@@ -95,7 +95,7 @@ def latent_activations(sae, # an `SAE` (anything with `encode(x:(n, d_in)) -> (n
         p = next(iter(sae.parameters()), None); device = p.device if p is not None else 'cpu'
     parts = []
     with torch.no_grad():
-        for s in tqdm(range(0, n, batch_size), disable=not progress, desc='latents'):
+        for s in tqdm(range(0, n, batch_size), **progress_kw(progress), desc='latents'):
             x = torch.as_tensor(np.asarray(rows(s, min(n, s + batch_size)), np.float32), device=device)
             z = sae.encode(x).float()
             if top_k is not None and top_k < z.shape[1]:
@@ -219,7 +219,7 @@ def _counts(X, Y, inst, thr, scale=None, chunk_rows:int=65536, progress:bool=Fal
     thr_x = np.asarray(thr).astype(X.dtype)             # compare in the activations' dtype, like `x > t` in numpy
     L = sparse.hstack([Yb, Ind], format='csr') if Ind.shape[1] else Yb   # (n, c + I): concepts, then instances
     tp, act, keys = np.zeros((c, mT)), np.zeros(mT), []
-    for s in tqdm(range(0, n, chunk_rows), disable=not progress, desc='enrichment'):
+    for s in tqdm(range(0, n, chunk_rows), **progress_kw(progress), desc='enrichment'):
         e = min(n, s + chunk_rows)
         A = _levels(X, s, e, thr_x, scale)  # one column per (latent, highest threshold exceeded): one product gives every threshold
         act += np.bincount(A.indices, minlength=mT)

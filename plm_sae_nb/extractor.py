@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
-from .core import ESM_AA, as_pairs
+from .core import ESM_AA, as_pairs, progress_kw
 from .esm import CONVENTIONS, Provenance, esm2_forward
 from .store import ActivationStore, _np_dtype
 
@@ -124,7 +124,7 @@ def _fill(model, alphabet, seqs, ids, lengths, plan, stores:dict, dtype:str, dev
     todo = [b for b in ([j for j in b if any(ids[pieces[j][0]] not in done[l] for l in layers)] for b in batches) if b]
     n_pieces, pending = np.bincount([p[0] for p in pieces], minlength=len(ids)), {}
     amp = torch.autocast('cuda', dtype=torch.float16) if device.type == 'cuda' else contextlib.nullcontext()
-    bar = tqdm(total=sum(pieces[j][2] for b in todo for j in b), unit='res', unit_scale=True, desc=f'extract layer {layers}', disable=not progress)
+    bar = tqdm(total=sum(pieces[j][2] for b in todo for j in b), unit='res', unit_scale=True, desc=f'extract layer {layers}', **progress_kw(progress))
     with torch.inference_mode(), amp, bar:
         for b, toks, keep in token_batches(seqs, pieces, todo, alphabet):
             reps = esm2_forward(model, toks.to(device, non_blocking=True), layers, fast=fast, convention=convention)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np, pandas as pd, torch
 from torch import nn
 from tqdm.auto import tqdm
-from .core import ESM_AA, as_pairs
+from .core import ESM_AA, as_pairs, progress_kw
 from .esm import esm2_forward
 from .extractor import extract
 
@@ -240,7 +240,7 @@ def _layer_points(model:nn.Module, alphabet,
             if cur and size + len(items[i][1])*per_res > max_bytes: chunks.append(cur); cur, size = [], 0
             cur.append(i); size += len(items[i][1])*per_res
         if cur: chunks.append(cur)
-        for chunk in tqdm(chunks, desc=f'layers: extract {len(deep)} layers', disable=not progress, leave=False):
+        for chunk in tqdm(chunks, desc=f'layers: extract {len(deep)} layers', **progress_kw(progress), leave=False):
             with tempfile.TemporaryDirectory(prefix='plm_sae_layers_') as tmp:
                 stores = extract(model, alphabet, [items[i] for i in chunk], deep, tmp, dtype=torch.float32, progress=False, **extract_kw)
                 for l in deep:
@@ -281,7 +281,7 @@ def id_profile(model:nn.Module, # a fair-esm ESM-2 (`random_esm`, `load_esm`)
     else: select = {int(i): None for i in sel}
     pts = _layer_points(model, alphabet, items, layers, select, max_bytes, progress, max_tokens=max_tokens)
     rows = []
-    for l in tqdm(layers, desc='layers: TwoNN', disable=not progress, leave=False):
+    for l in tqdm(layers, desc='layers: TwoNN', **progress_kw(progress), leave=False):
         x = pts[l]
         with warnings.catch_warnings():
             warnings.simplefilter('ignore') # duplicates are reported in the table

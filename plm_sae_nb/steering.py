@@ -8,7 +8,7 @@ import contextlib, math, re
 import numpy as np, pandas as pd, torch
 from torch import nn, Tensor
 from tqdm.auto import tqdm
-from .core import ESM_AA, STANDARD_AA
+from .core import ESM_AA, STANDARD_AA, progress_kw
 from .planted import KYTE_DOOLITTLE as KD20
 from .esm import Provenance, check_provenance, edit_residual
 from .enrich import bh_qvalues
@@ -223,7 +223,7 @@ def generate(model:nn.Module, # a fair-esm ESM-2
     n_gen = int((base == alphabet.mask_idx).sum())
     probs = lambda lg: _filter_logits(lg, temperature, top_k, top_p)
     out = []
-    with _steering_context(model, steering), tqdm(total=n * n_gen * (1 + gibbs_rounds), disable=not progress, desc='generate', unit='res') as bar:
+    with _steering_context(model, steering), tqdm(total=n * n_gen * (1 + gibbs_rounds), **progress_kw(progress), desc='generate', unit='res') as bar:
         for b0 in range(0, n, batch_size):
             gens = [torch.Generator().manual_seed(_seq_seed(seed, i)) for i in range(b0, min(n, b0 + batch_size))]
             toks = _unmask_batch(model, alphabet, base, gens, aa_ids, probs, order, per_step, gibbs_rounds, bar)
@@ -356,7 +356,7 @@ def pseudo_perplexity(model:nn.Module, # a fair-esm ESM-2 (unsteered)
     dev = next(model.parameters()).device
     bc = alphabet.get_batch_converter()
     out = []
-    for s in tqdm(seqs, disable=not progress, desc='pseudo-perplexity'):
+    for s in tqdm(seqs, **progress_kw(progress), desc='pseudo-perplexity'):
         if not s: raise ValueError("pseudo_perplexity: empty sequence")
         toks = bc([('s', s)])[2].to(dev)[0]  # (L+2,)
         L, nll = len(s), 0.

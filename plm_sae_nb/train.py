@@ -13,7 +13,7 @@ from torch import nn, Tensor
 from tqdm.auto import tqdm
 from fastcore.basics import patch
 from safetensors.torch import save as st_save
-from .core import atomic_open, atomic_write
+from .core import atomic_open, atomic_write, progress_kw
 from .esm import edit_residual
 from .sae import SAE, SAEConfig, TopK, _ARCHS, _DTYPES, _load_tensors, _tensor_digest, save_sae
 
@@ -331,7 +331,7 @@ def train_sae(cfg:SAEConfig, # architecture and recipe (steps or tokens must be 
     history = [{k: float(v) for k, v in r.items()} for r in history]
     end = tr.n if stop_at is None else min(tr.n, stop_at)
     batches = source.batches(cfg.batch_size, shuffle=True, seed=cfg.seed, start=tr.step)
-    bar = tqdm(total=tr.n, initial=tr.step, disable=not progress, desc=f'train_sae {cfg.architecture}', leave=False)
+    bar = tqdm(total=tr.n, initial=tr.step, **progress_kw(progress), desc=f'train_sae {cfg.architecture}', leave=False)
     t0, tok0 = time.perf_counter(), tr.step
     try:
         while tr.step < end:
@@ -407,7 +407,7 @@ def spliced_metrics(model:nn.Module, # fair-esm ESM-2
     acc = dict(ce_clean=0., ce_spliced=0., ce_zero=0., n_masked=0, kl=0., n_residues=0, hit_spliced=0, hit_clean=0)
     was_training = model.training; model.eval()
     try:
-        for i in tqdm(range(0, len(items), batch_size), disable=not progress, desc='spliced_metrics'):
+        for i in tqdm(range(0, len(items), batch_size), **progress_kw(progress), desc='spliced_metrics'):
             _, _, toks = conv(items[i:i+batch_size]); toks = toks.to(dev)
             res = residues(toks)
             m = (torch.rand(toks.shape, generator=g) < mask_prob).to(dev) & res

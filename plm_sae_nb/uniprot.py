@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
 from tqdm.auto import tqdm
-from .core import residue_index, cache_root, Protein, atomic_open, clean_proteins, open_text
+from .core import residue_index, cache_root, Protein, atomic_open, clean_proteins, open_text, progress_kw
 
 # %% auto #0
 __all__ = ['PAIR_TYPES', 'PAPER_CONCEPTS', 'UNIPROT_REST', 'UNIPROT_FEATURE_FIELDS', 'UNIPROT_FIELDS', 'UNIPROT_LABELS',
@@ -393,7 +393,7 @@ def _fetch_pages(url, fields, query, endpoint, size, progress, get):
         try: _check_rows(_parse_page(text + '\n', fields, url)[1][-1:], fields, url)
         except UniProtError as e: raise _Truncated(f'last line cut: {e}') from None
     header, rows, pages, total = None, [], 0, None
-    with tqdm(desc=f'UniProt {query[:40]}', unit='page', disable=not progress, leave=False) as bar:
+    with tqdm(desc=f'UniProt {query[:40]}', unit='page', **progress_kw(progress), leave=False) as bar:
         while url:
             text, headers = get(url, check)
             if not text.strip() and headers.get('X-Total-Results') == '0': # no entries: an empty body is fine
