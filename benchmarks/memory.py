@@ -13,7 +13,7 @@ number of planted proteins set to reach `--residues`. Printed:
 - the bytes per residue on disk of the activations and of the latents, and what a Swiss-Prot-scale
   run (`--project` residues, default 200M) would take at that rate.
 
-Usage: python benchmarks/memory.py [--residues 250000 1000000] [--expansion 10] [--steps 2000] [--keep DIR]
+Usage: python benchmarks/memory.py [--residues 250000 1000000] [--expansion 10] [--steps 2000] [--steer-n 16] [--keep DIR]
 """
 from __future__ import annotations
 import argparse, json, math, os, shutil, subprocess, sys, tempfile, time
@@ -48,7 +48,7 @@ def one_size(residues:int, root:Path, a)->dict:
     n_prot = math.ceil(residues / mean_planted_length(a.max_length))
     cfg = {'seed': 0, 'data': {'source': 'planted', 'n_proteins': n_prot, 'max_length': a.max_length},
            'model': {'name': 'esm2_t6_8M_UR50D', 'weights': 'random'},
-           'sae': {'expansion': a.expansion, 'steps': a.steps}}
+           'sae': {'expansion': a.expansion, 'steps': a.steps}, 'steer': {'n': a.steer_n}}
     out = root/f'run_{residues}'; cfg_path = root/f'config_{residues}.json'
     cfg_path.write_text(json.dumps(cfg))
     res = {}
@@ -64,11 +64,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--residues', type=int, nargs='+', default=[250_000, 1_000_000])
     ap.add_argument('--expansion', type=int, default=10); ap.add_argument('--steps', type=int, default=2000)
+    ap.add_argument('--steer-n', type=int, default=16, help='sequences per steering arm (the step runs before report; its memory does not depend on the corpus)')
     ap.add_argument('--max-length', type=int, default=500); ap.add_argument('--project', type=float, default=200e6)
     ap.add_argument('--keep', default=None, help='write the runs here and keep them (default: a temporary directory)')
     a = ap.parse_args(argv)
     root = Path(a.keep or tempfile.mkdtemp(prefix='plm_sae_memory_')); root.mkdir(parents=True, exist_ok=True)
-    print(f"# load average {os.getloadavg()[0]:.2f} before the start; {os.cpu_count()} CPUs; expansion {a.expansion}, {a.steps} SAE steps")
+    print(f"# load average {os.getloadavg()[0]:.2f} before the start; {os.cpu_count()} CPUs; expansion {a.expansion}, {a.steps} SAE steps, {a.steer_n} steered sequences per arm", flush=True)
     try:
         R = {n: one_size(n, root, a) for n in sorted(a.residues)}
     finally:
