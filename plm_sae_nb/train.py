@@ -339,7 +339,7 @@ def train_sae(cfg:SAEConfig, # architecture and recipe (steps or tokens must be 
             if callback is not None: callback(tr, info)
             if tr.step % cfg.log_every == 0 or tr.step == end:
                 history.append(row := _log_row(cfg, tr, info, t0, tok0))
-                bar.set_postfix(loss=f"{row['loss']:.4g}", L0=f"{row['l0']:.1f}", dead=f"{100*row['dead_frac']:.1f}%")
+                bar.set_postfix(loss=f"{row['loss']:.4g}", L0=f"{row['l0']:.1f}", dead=f"{100*row['dead_frac']:.1f}%", refresh=False)  # drawn at the bar's own pace (one line a minute in logs)
             bar.update(1)
             if ck is not None and cfg.checkpoint_every and tr.step % cfg.checkpoint_every == 0 and tr.step < end: _save_run(tr, out, history)
     except KeyboardInterrupt:
