@@ -108,7 +108,9 @@ def latent_activations(sae, # an `SAE` (anything with `encode(x:(n, d_in)) -> (n
             z[z < 0] = 0
             parts.append(sparse.csr_matrix(z))
     if not parts: raise ValueError("store has no rows")
-    csr = sparse.vstack(parts, format='csr').astype(np.float32)
+    indptr = np.concatenate([[0]] + [p.indptr[1:] + off for p, off in zip(parts, np.cumsum([0] + [p.nnz for p in parts[:-1]]))])
+    csr = sparse.csr_matrix((np.concatenate([p.data for p in parts]).astype(np.float32, copy=False),
+                             np.concatenate([p.indices for p in parts]), indptr), shape=(n, parts[0].shape[1]))  # one copy, not vstack's several
     return LatentActs(csr, index)
 
 # %% ../nbs/10_enrich.ipynb #82f07f52
@@ -296,14 +298,14 @@ def _auroc_block(Xc, Yb):
     return _rank_tail(Xc.indices[order].astype(np.int64), new, v > 0, nnz, n, Yb)
 
 # %% ../nbs/10_enrich.ipynb #f8e2a809
-def _auroc(X, Y, block_nnz:int=500_000, max_sort:int=2**24):
+def _auroc(X, Y, block_nnz:int=500_000, max_sort:int=2**23):
     "(c, m) exact AUROC of each latent's raw activation for each concept; midranks for ties, implicit zeros included."
     n, m = X.shape
     Yb = (Y != 0).astype(np.complex128).tocsr()        # (n, c)
     K = np.asarray(Yb.sum(axis=0)).real.ravel()[:, None]
     if not m: S = P = Z = np.zeros((len(K), 0))
     elif X.dtype == np.float32 and X.nnz <= max_sort and (n - 1).bit_length() + (m - 1).bit_length() <= _PACK_BITS:
-        S, P, Z = _auroc_sorted(X, Yb)                # one sort of every entry (≈ 40 bytes per non-zero)
+        S, P, Z = _auroc_sorted(X, Yb)                # one sort of every entry (≈ 40 bytes per non-zero: ≤ 340 MB)
     else:                                             # blocks of about `block_nnz` non-zeros: bounded memory
         Xc = X.tocsc(); Xc.eliminate_zeros()
         cuts = np.unique(np.r_[0, np.searchsorted(Xc.indptr, np.arange(block_nnz, Xc.nnz, block_nnz)), m])
