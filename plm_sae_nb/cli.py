@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_cli.ipynb #ba508aa4
 from __future__ import annotations
-import argparse, ctypes, ctypes.util, os, sys, textwrap
+import argparse, os, sys, textwrap
 from . import __version__
 from .pipeline import (CHOICES, ConfigError, DEFAULT_CONFIG, RunDirError, STEPS, format_summary, run_steps, to_toml,
                                  _config_for)
@@ -136,13 +136,12 @@ def _atlas(args)->int:
 # %% ../nbs/18_cli.ipynb #593a9d97
 def _heap_to_os(threshold:int=1 << 20):
     "glibc: serve allocations ≥ `threshold` bytes by mmap, so freed batch tensors go back to the OS at once (no-op elsewhere)."
-    try: ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6').mallopt(-3, threshold)   # -3: M_MMAP_THRESHOLD
-    except (OSError, AttributeError): pass
+    from plm_sae_nb.store import _glibc
+    if _glibc() is not None: _glibc().mallopt(-3, threshold)   # -3: M_MMAP_THRESHOLD
 
 def main(argv:list|None=None # arguments (default: `sys.argv[1:]`)
         )->int:
     "Entry point of the `plm-sae-nb` console script: 0 on success, 2 on a named error (printed without a traceback)."
-    _heap_to_os()  # a long run's resident memory stays flat instead of keeping every freed batch
     p = make_parser()
     args = p.parse_args(argv)
     if args.command is None:
@@ -161,6 +160,7 @@ def main(argv:list|None=None # arguments (default: `sys.argv[1:]`)
         if args.command in ('extract', 'train', 'run', 'demo'): # under torchrun: join the process group (a no-op in a single process)
             from plm_sae_nb.distributed import init_distributed
             info = init_distributed()
+        _heap_to_os()  # a long run's resident memory stays flat instead of keeping every freed batch
         reports = run_steps(cfg, args.out, steps=steps, force=getattr(args, 'force', False), quiet=args.quiet, info=info)
     except (ConfigError, RunDirError, FileNotFoundError, FileExistsError, ValueError) as e:
         if os.environ.get('PLM_SAE_NB_DEBUG'): raise

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_store.ipynb #e8d52b64
 from __future__ import annotations
-import ctypes, ctypes.util, hashlib, json, os
+import ctypes, ctypes.util, functools, hashlib, json, os
 from pathlib import Path
 import numpy as np, pandas as pd
 import torch
@@ -173,14 +173,15 @@ def _merge_stats(parts):
     return n, mean, m2, ns
 
 # %% ../nbs/04_store.ipynb #0e0c96ae
+@functools.cache
+def _glibc():
+    "The C library when it is glibc (it has `malloc_trim` and `mallopt`), else None."
+    try: lib = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6'); lib.malloc_trim.argtypes = [ctypes.c_size_t]; return lib
+    except (OSError, AttributeError): return None
+
 def _trim_heap():
     "Hand freed heap memory back to the OS (glibc `malloc_trim`; a no-op elsewhere): long loops of variable-size batches otherwise keep it."
-    global _LIBC
-    if _LIBC is None:
-        try: _LIBC = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6'); _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
-        except (OSError, AttributeError): _LIBC = False
-    if _LIBC: _LIBC.malloc_trim(0)
-_LIBC = None
+    if _glibc() is not None: _glibc().malloc_trim(0)
 
 @patch
 def commit(self:ActivationStore):
