@@ -577,14 +577,6 @@ def _metric_rows(store, seed:int, max_rows:int=20_000, heldout_frac:float=0.1, m
     train = rows_of(canon[~np.isin(canon, held)]) if len(held) else None   # training rows in canonical order (`_RowSource` keeps it)
     return train, rows, [str(ids[p]) for p in held]
 
-def _take(store, idx:np.ndarray)->np.ndarray:
-    "Rows `idx` (ints, any order) of an `ActivationStore` as float32, gathered from its memory-mapped shards."
-    import numpy as np
-    k, o = np.divmod(np.asarray(idx, np.int64), store.shard_rows)
-    out = np.empty((len(k), store.d_model), np.float32)
-    for s in np.unique(k): sel = k == s; out[sel] = store._shard(int(s))[o[sel]]
-    return out
-
 # %% ../nbs/17_pipeline.ipynb #a4e5b93d
 class _RowSource:
     "Rows `idx` of a store as an SAE training source (`d_model`, `len`, `stats`, `batches`): the other rows are never served."
@@ -597,7 +589,7 @@ class _RowSource:
         import numpy as np
         n, s, s2, nrm = len(self.idx), 0., 0., 0.
         for a in range(0, n, 65536):
-            x = _take(self.store, self.idx[a:a + 65536]).astype(np.float64)
+            x = self.store.gather(self.idx[a:a + 65536]).astype(np.float64)
             s, s2, nrm = s + x.sum(0), s2 + (x * x).sum(0), nrm + np.linalg.norm(x, axis=1).sum()
         return dict(mean=s / n, var=np.maximum(s2 / n - (s / n) ** 2, 0), mean_norm=nrm / n, n=n)
     def batches(self, batch_size:int, shuffle:bool=True, seed:int=0, start:int=0):
@@ -605,7 +597,7 @@ class _RowSource:
         import numpy as np, torch
         n, bs = len(self.idx), int(batch_size)
         if not shuffle:
-            for a in range(start * bs, n, bs): yield torch.from_numpy(_take(self.store, self.idx[a:a + bs]))
+            for a in range(start * bs, n, bs): yield torch.from_numpy(self.store.gather(self.idx[a:a + bs]))
             return
         e, off = divmod(start * bs, n); perm = np.random.default_rng([seed, e]).permutation(n)
         while True:
@@ -613,7 +605,7 @@ class _RowSource:
             while need:
                 t = perm[off:off + need]; parts.append(t); need -= len(t); off += len(t)
                 if off == n: e, off = e + 1, 0; perm = np.random.default_rng([seed, e]).permutation(n)
-            yield torch.from_numpy(_take(self.store, self.idx[np.sort(np.concatenate(parts))]))
+            yield torch.from_numpy(self.store.gather(self.idx[np.sort(np.concatenate(parts))]))
 
 # %% ../nbs/17_pipeline.ipynb #9e16ca9b
 def step_train(cfg, rd, ctx)->dict:
@@ -637,7 +629,7 @@ def step_train(cfg, rd, ctx)->dict:
         return {}
     save_sae(sae, tmp)
     if (tmp/'checkpoint').is_dir(): shutil.rmtree(tmp/'checkpoint') # optimiser state: only needed to resume
-    x = torch.from_numpy(_take(store, metric_rows))
+    x = torch.from_numpy(store.gather(metric_rows))
     with torch.no_grad(): m = {k: float(v) for k,v in sae_metrics(sae, x).items() if isinstance(v, (int, float))}
     model, alphabet, _ = _ctx_model(cfg, rd, ctx)
     prots = _ctx_proteins(rd, ctx); ho = set(held)

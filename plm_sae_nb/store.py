@@ -244,6 +244,14 @@ def rows(self:ActivationStore, start:int, stop:int)->np.ndarray:
     "Rows `start:stop` as float32 `(stop-start, d_model)`."
     return self._raw(start, stop).astype(np.float32)
 
+@patch
+def gather(self:ActivationStore, idx)->np.ndarray:
+    "Rows `idx` (integers, any order) as float32 `(len(idx), d_model)`, read shard by shard from the memory maps."
+    k, o = np.divmod(np.asarray(idx, np.int64), self.shard_rows)
+    out = np.empty((len(k), self.d_model), np.float32)
+    for s in np.unique(k): sel = k == s; out[sel] = self._shard(int(s))[o[sel]]
+    return out
+
 # %% ../nbs/04_store.ipynb #661e2fb8
 @patch
 def protein(self:ActivationStore, id:str)->np.ndarray:
