@@ -27,7 +27,7 @@ SUBCOMMANDS = {
 # %% ../nbs/18_cli.ipynb #4920f5ee
 EXAMPLES = {
     'demo': """examples:
-  plm-sae-nb demo                              # planted-motif data, ESM-2 8M layer 4 -> plm-sae-demo/report.html
+  plm-sae-nb demo                              # planted proteins, the model organism esm2_planted, layer 4 -> plm-sae-demo/report.html
   plm-sae-nb demo --out runs/demo --force      # redo in an existing directory
   plm-sae-nb demo --print-config > demo.toml   # the demo's exact config, to edit and pass to `run`
   plm-sae-nb demo --uniprot 'reviewed:true AND length:[50 TO 300] AND ft_zn_fing:*' --model esm2_t6_8M_UR50D""",

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_esm.ipynb #eb97797f
 from __future__ import annotations
-import argparse, contextlib, dataclasses, functools, hashlib, importlib, json, os, re, socket, urllib.request, urllib.error, warnings
+import argparse, contextlib, dataclasses, functools, hashlib, importlib, importlib.resources, json, os, re, socket, urllib.request, urllib.error, warnings
 from pathlib import Path
 import torch, esm
 import torch.nn.functional as F
@@ -15,8 +15,8 @@ from safetensors.torch import load_file
 from .core import atomic_open
 
 # %% auto #0
-__all__ = ['ESM2_ARCHS', 'ESM_URL', 'CONVENTIONS', 'random_esm', 'load_esm', 'to_hf', 'edit_residual', 'esm2_forward',
-           'weights_fingerprint', 'Provenance', 'check_provenance']
+__all__ = ['ESM2_ARCHS', 'PLANTED_ESM', 'ESM_URL', 'CONVENTIONS', 'random_esm', 'planted_card', 'load_esm', 'to_hf',
+           'edit_residual', 'esm2_forward', 'weights_fingerprint', 'Provenance', 'check_provenance']
 
 # %% ../nbs/03_esm.ipynb #6e3937a2
 ESM2_ARCHS = { # fair-esm name: (num_layers, embed_dim, attention_heads)
@@ -47,6 +47,29 @@ def random_esm(arch:str|dict='esm2_t6_8M_UR50D', # a name of `ESM2_ARCHS` (or `f
         torch.manual_seed(seed)
         model = esm.model.esm2.ESM2(**dims, alphabet=alphabet, token_dropout=True)
     return model.eval(), alphabet
+
+# %% ../nbs/03_esm.ipynb #df09a21d
+PLANTED_ESM = 'esm2_planted' # the name `load_esm` knows the shipped model organism by
+
+def _planted_file(suffix:str): return importlib.resources.files('plm_sae_nb').joinpath(f'weights/{PLANTED_ESM}{suffix}')
+
+def planted_card()->dict:
+    "The card of the shipped model organism: architecture, training data and seed, steps, loss curve, held-out scores, commit."
+    f = _planted_file('.json')
+    if not f.is_file(): raise FileNotFoundError(f"the package has no {PLANTED_ESM} card at {f}; build it with tools/train_planted_esm.py")
+    return json.loads(f.read_text())
+
+# %% ../nbs/03_esm.ipynb #3e5f6151
+def _load_planted()->nn.Module:
+    "The shipped `esm2_planted` as a fair-esm ESM2 in fp32 (eval mode)."
+    from safetensors.torch import load as load_bytes
+    card, f = planted_card(), _planted_file('.safetensors')
+    a = card['architecture']; alphabet = esm.data.Alphabet.from_architecture(a['alphabet'])
+    with torch.random.fork_rng(devices=[]): # the constructor's random init is overwritten: leave the caller's stream alone
+        model = esm.model.esm2.ESM2(num_layers=a['num_layers'], embed_dim=a['embed_dim'], attention_heads=a['attention_heads'],
+                                    alphabet=alphabet, token_dropout=a['token_dropout'])
+    model.load_state_dict({k: v.float() for k, v in load_bytes(f.read_bytes()).items()})
+    return model.eval()
 
 # %% ../nbs/03_esm.ipynb #7a408ca1
 def _load_checkpoint(path:Path):
@@ -236,7 +259,7 @@ def _hf_name(s:str, # a hub name, a directory path, or a model's `name_or_path` 
     return base if s == f'facebook/{base}' or Path(s).expanduser().is_dir() else s
 
 # %% ../nbs/03_esm.ipynb #98f9b76e
-def load_esm(name_or_path:str|Path|nn.Module, # fair-esm name, Hugging Face hub name, `save_pretrained` directory, HF `EsmForMaskedLM`/`EsmModel`, or fair-esm `.pt`
+def load_esm(name_or_path:str|Path|nn.Module, # 'esm2_planted', fair-esm name, Hugging Face hub name, `save_pretrained` directory, HF `EsmForMaskedLM`/`EsmModel`, or fair-esm `.pt`
              device=None, # move the model there (default CPU)
              cache_dir:str|Path|None=None, # where fair-esm checkpoints live (default `torch.hub.get_dir()/checkpoints`)
              base_url:str=ESM_URL, # fair-esm's download server
@@ -250,6 +273,7 @@ def load_esm(name_or_path:str|Path|nn.Module, # fair-esm name, Hugging Face hub 
     def done(model, name, where):
         model.plm_sae_name, model.plm_sae_source = name, where
         return model.eval().to(device or 'cpu'), alphabet
+    if isinstance(x, str) and x == PLANTED_ESM: return done(_load_planted(), PLANTED_ESM, f'package:{_planted_file(".safetensors")}')
     if isinstance(x, nn.Module):
         if not hasattr(x, 'config'): raise TypeError(f"load_esm: expected a Hugging Face EsmForMaskedLM or EsmModel, got {type(x).__name__}")
         model = _esm_from_hf(x.state_dict(), x.config.to_dict(), f'{type(x).__name__} {x.name_or_path!r}')

@@ -16,11 +16,11 @@ except ModuleNotFoundError: # Python 3.10: the `tomli` backport has the same API
     except ModuleNotFoundError: tomllib = None
 
 # %% auto #0
-__all__ = ['DEFAULT_CONFIG', 'STEPS', 'STEP_SECTIONS', 'STEP_OUTPUTS', 'CHOICES', 'ESM2_NAMES', 'ESM2_LAYERS', 'STEP_FUNCS',
-           'DIST_STEPS', 'OPTION_KEYS', 'COMMAND_STEPS', 'RANDOM_NOTICE', 'SUCCESS', 'ConfigError', 'RunDirError',
-           'load_config_file', 'to_toml', 'check_model_name', 'resolve_config', 'apply_overrides', 'config_diff',
-           'RunDir', 'run_steps', 'format_summary', 'demo_config', 'load_model', 'step_data', 'step_extract',
-           'step_train', 'step_enrich', 'latent_max', 'step_steer', 'step_report']
+__all__ = ['DEFAULT_CONFIG', 'STEPS', 'STEP_SECTIONS', 'STEP_OUTPUTS', 'CHOICES', 'ESM2_NAMES', 'ESM2_LAYERS', 'ORGANISM',
+           'STEP_FUNCS', 'DIST_STEPS', 'OPTION_KEYS', 'COMMAND_STEPS', 'DEMO_SIZES', 'ORGANISM_NOTICE', 'RANDOM_NOTICE',
+           'SUCCESS', 'ConfigError', 'RunDirError', 'load_config_file', 'to_toml', 'check_model_name', 'resolve_config',
+           'apply_overrides', 'config_diff', 'RunDir', 'run_steps', 'format_summary', 'demo_config', 'load_model',
+           'step_data', 'step_extract', 'step_train', 'step_enrich', 'latent_max', 'step_steer', 'step_report']
 
 # %% ../nbs/17_pipeline.ipynb #25847f63
 DEFAULT_CONFIG = {
@@ -140,15 +140,17 @@ def to_toml(cfg:dict, # a (nested) config
 ESM2_NAMES = ('esm2_t6_8M_UR50D', 'esm2_t12_35M_UR50D', 'esm2_t30_150M_UR50D',
               'esm2_t33_650M_UR50D', 'esm2_t36_3B_UR50D', 'esm2_t48_15B_UR50D')
 ESM2_LAYERS = {n: int(re.match(r'esm2_t(\d+)_', n).group(1)) for n in ESM2_NAMES}
+ORGANISM = 'esm2_planted' # the model organism shipped with the package (`esm.PLANTED_ESM`), 6 layers
+ESM2_LAYERS[ORGANISM] = 6
 
 def check_model_name(name:str)->str:
     "`name` as fair-esm knows it (without a `facebook/` prefix), a local checkpoint or `save_pretrained` directory; else `ConfigError`."
     base = name.split('/')[-1] if name.startswith('facebook/') else name
-    if base in ESM2_NAMES: return base
+    if base in ESM2_NAMES or name == ORGANISM: return name if name == ORGANISM else base
     if Path(name).expanduser().is_file() or (Path(name).expanduser()/'config.json').is_file(): return name
     close = difflib.get_close_matches(base, ESM2_NAMES, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ''
-    raise ConfigError(f"unknown model name {name!r}{hint}: use one of {', '.join(ESM2_NAMES)}, the path of a local .pt checkpoint, or a Hugging Face save_pretrained directory")
+    raise ConfigError(f"unknown model name {name!r}{hint}: use one of {', '.join(ESM2_NAMES)}, {ORGANISM} (the shipped model organism), the path of a local .pt checkpoint, or a Hugging Face save_pretrained directory")
 
 # %% ../nbs/17_pipeline.ipynb #588dac1a
 def _key_line(source, key):
@@ -426,9 +428,14 @@ OPTION_KEYS = {
 COMMAND_STEPS = {'extract': ['data', 'extract'], 'train': ['train'], 'enrich': ['enrich'], 'steer': ['steer'], 'report': ['report']}
 
 # %% ../nbs/17_pipeline.ipynb #4f386f87
+DEMO_SIZES = dict(n_proteins=400, l1_coeff=5.0, sae_steps=3000, batch_size=1024, steer_n=100) # the demo's sizes (see `demo_config`)
+
+#| export
 def demo_config()->dict:
-    "The config of `plm-sae-nb demo`: the defaults (planted motifs, ESM-2 8M layer 4, ReLU-L1 SAE, zn_fing steering), sized for minutes on 2 CPU cores."
-    return resolve_config({})
+    "The config of `plm-sae-nb demo`: planted proteins, the shipped model organism `esm2_planted` (layer 4 of 6), the paper's ReLU-L1 SAE (10× latents), zn_fing steering; minutes on 2 CPU cores."
+    return resolve_config({'data': {'n_proteins': DEMO_SIZES['n_proteins']}, 'model': {'name': ORGANISM},
+                           'sae': {'expansion': 10, 'l1_coeff': DEMO_SIZES['l1_coeff'], 'steps': DEMO_SIZES['sae_steps'], 'batch_size': DEMO_SIZES['batch_size']},
+                           'steer': {'n': DEMO_SIZES['steer_n']}})
 
 # %% ../nbs/17_pipeline.ipynb #1af87a30
 def _config_for(args)->tuple[dict, list[str]]:
@@ -451,6 +458,13 @@ def _config_for(args)->tuple[dict, list[str]]:
     return resolve_config(apply_overrides(base, sets + args.set), source), steps
 
 # %% ../nbs/17_pipeline.ipynb #da1b295a
+ORGANISM_NOTICE = """
+NOTE: model esm2_planted: the model organism shipped with plm-sae-nb, a 6-layer ESM-2 (width 128)
+trained by masked-LM on synthetic planted proteins only (zinc fingers, TM helices, N-glycosylation
+sequons and disulfide cysteines in random backgrounds; `planted_card()` has the details). It knows
+that grammar and nothing about real proteins. The paper's model is --model esm2_t6_8M_UR50D.
+"""
+
 RANDOM_NOTICE = """
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 !!  NOTICE: pretrained weights for {name} could not be loaded:
@@ -468,9 +482,14 @@ def load_model(cfg:dict, # complete config
                weights:str|None=None, # override `cfg['model']['weights']` ('pretrained'/'random' as recorded by a previous extract)
                quiet:bool=False,
               )->tuple:
-    "`(model, alphabet, weights_used)` for `cfg['model']`: pretrained if possible, else random-init with a loud notice (weights='auto')."
+    "`(model, alphabet, weights_used)` for `cfg['model']`: the model organism ('planted'), pretrained if possible, else random-init with a loud notice (weights='auto')."
     from plm_sae_nb.esm import random_esm
     m = cfg['model']; weights = weights or m['weights']
+    if m['name'] == ORGANISM:
+        if weights == 'random': raise ConfigError(f"model.weights = 'random' needs a published architecture name, not {ORGANISM!r}")
+        from plm_sae_nb.esm import load_esm
+        if not quiet: print(ORGANISM_NOTICE, file=sys.stderr, flush=True)
+        return (*load_esm(ORGANISM), 'planted')
     if weights in ('auto', 'pretrained'):
         try:
             from plm_sae_nb.esm import load_esm
@@ -559,8 +578,8 @@ def step_extract(cfg, rd, ctx)->dict:
     if info is None or info.is_main: rd.commit_dir(tmp, 'activations')
     barrier(info)
     store = _ctx_store(rd, ctx)
-    w = 'pretrained' if weights == 'pretrained' else 'RANDOM-INIT'
-    return dict(line=f"{cfg['model']['name']} ({w} weights) layer {e['layer']}: {len(store):,} residue rows × {store.d_model}",
+    w = {'pretrained': 'pretrained weights', 'planted': 'trained on planted proteins only'}.get(weights, 'RANDOM-INIT weights')
+    return dict(line=f"{cfg['model']['name']} ({w}) layer {e['layer']}: {len(store):,} residue rows × {store.d_model}",
                 weights=weights, rows=len(store), d_model=store.d_model)
 
 # %% ../nbs/17_pipeline.ipynb #0a00ac29
@@ -712,7 +731,8 @@ def step_report(cfg, rd, ctx)->dict:
     rec = rd.record('extract')
     random_w = rec is not None and rec['summary'].get('weights') == 'random'
     title = (f"plm-sae-nb report — {cfg['model']['name']} layer {cfg['extract']['layer']}"
-             + (" — RANDOM-INIT weights: a random network, not the pretrained ESM-2" if random_w else ''))
+             + (" — RANDOM-INIT weights: a random network, not the pretrained ESM-2" if random_w else '')
+             + (" — the model organism, trained on planted proteins only" if rec is not None and rec['summary'].get('weights') == 'planted' else ''))
     run = load_run(rd.path)
     build_atlas(run, rd/'atlas', quiet=True)   # first, so that the report can link to it
     report(run, **_kwargs_for(report, {'title': title}))

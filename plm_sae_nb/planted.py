@@ -14,7 +14,7 @@ from .uniprot import Feature
 
 # %% auto #0
 __all__ = ['SWISSPROT_AA_FREQ', 'KYTE_DOOLITTLE', 'PS00028_REGEX', 'SEQUON_REGEX', 'truncated_lognormal_cdf', 'planted_dataset',
-           'planted_activations', 'atom_recovery']
+           'planted_activations', 'atom_recovery', 'masked_predictions', 'grammar_scores', 'foreign_fingers']
 
 # %% ../nbs/02_planted.ipynb #d74a5599
 SWISSPROT_AA_FREQ = dict(A=8.25, R=5.53, N=4.06, D=5.45, C=1.37, Q=3.93, E=6.75, G=7.07, H=2.27, I=5.96,
@@ -58,6 +58,19 @@ def _draw_background(rng, n, min_len, max_len, median_len, sigma_len):
     freq = np.array(list(SWISSPROT_AA_FREQ.values())); freq = freq / freq.sum()
     codes = rng.choice(len(_LETTERS), size=int(lens.sum()), p=freq)
     return lens, codes
+
+# %% ../nbs/02_planted.ipynb #a5b02bce
+def _varied_codes(rng, lens, conc:float=30., p_lowc:float=0.3):
+    "Residue codes of backgrounds with a per-protein Dirichlet composition and low-complexity stretches, concatenated."
+    freq = np.array(list(SWISSPROT_AA_FREQ.values())); freq = freq / freq.sum(); out = []
+    for L in lens:
+        comp = rng.dirichlet(conc * freq); c = rng.choice(len(_LETTERS), size=int(L), p=comp)
+        if rng.random() < p_lowc:
+            for _ in range(int(rng.integers(1, 4))):
+                n = int(min(L, rng.integers(8, 31))); s = int(rng.integers(0, L - n + 1))
+                c[s:s+n] = rng.choice(rng.choice(len(_LETTERS), int(rng.integers(1, 4)), replace=False), n)
+        out.append(c)
+    return np.concatenate(out)
 
 # %% ../nbs/02_planted.ipynb #f5e7ccc8
 class _Planter:
@@ -262,6 +275,7 @@ def planted_dataset(n_proteins:int=1000, # number of proteins
                     false_rate:float=0., # annotation noise: per true instance, probability to add a false one of the same type
                     gap:int=3, # minimum number of residues between planted segments
                     prefix:str='syn', # protein ids are prefix + zero-padded number
+                    background:str='swissprot', # 'swissprot' (one composition) or 'varied' (per-protein compositions, low-complexity stretches)
                    )->list[Protein]:
     "Synthetic proteins with Swiss-Prot-like composition and lengths and exactly labelled planted motifs."
     if not 0 < min_len <= max_len: raise ValueError(f"need 0 < min_len <= max_len, got {min_len}, {max_len}")
@@ -269,7 +283,9 @@ def planted_dataset(n_proteins:int=1000, # number of proteins
         if not 0 <= v <= 1: raise ValueError(f"{nm}={v} is not a probability")
     rng = np.random.default_rng(seed); P = _Planter(rng, gap)
     noise_rng = np.random.default_rng([seed, 1]) # separate stream: noise options never change the sequences
+    if background not in ('swissprot', 'varied'): raise ValueError(f"background={background!r}: expected 'swissprot' or 'varied'")
     lens, codes = _draw_background(rng, n_proteins, min_len, max_len, median_len, sigma_len)
+    if background == 'varied': codes = _varied_codes(np.random.default_rng([seed, 2]), lens)
     width = max(5, len(str(n_proteins))); out = []; off = 0
     for i, L in enumerate(lens):
         pid = f'{prefix}{i:0{width}d}'
@@ -282,7 +298,7 @@ def planted_dataset(n_proteins:int=1000, # number of proteins
         bond = P.plant_disulfides(arr, occ, bg, feats, pid) if rng.random() < p_disulfide else 0
         _number_features(feats)
         _scrub(arr, occ, tm_mask, {f.start: f.end for f in feats if f.type == 'ZN_FING'}, {f.start for f in feats if f.type == 'CARBOHYD'}, P, pid)
-        meta = {'description': f'synthetic protein (planted_dataset seed={seed})', 'planted': feats}
+        meta = {'description': f'synthetic protein (planted_dataset seed={seed}' + (', varied background)' if background == 'varied' else ')'), 'planted': feats}
         if miss_rate or false_rate: feats, meta['noise'] = _add_noise(feats, occ, miss_rate, false_rate, noise_rng, bond, pid)
         meta['features'] = [dataclasses.replace(f, qualifiers=dict(f.qualifiers)) for f in feats]
         out.append(Protein(pid, arr.tobytes().decode(), meta))
@@ -311,3 +327,89 @@ def atom_recovery(W_dec:Tensor, # (d_sae, d) learned decoder rows
                  )->Tensor:
     "For each true atom, the largest cosine with any decoder row: (n_atoms,)."
     return (F.normalize(atoms, dim=-1) @ F.normalize(W_dec.detach().float(), dim=-1).T).max(-1).values
+
+# %% ../nbs/02_planted.ipynb #ad2c3aa9
+_AA20 = 'ACDEFGHIKLMNPQRSTVWY'
+
+def masked_predictions(model, # a fair-esm ESM-2
+                       alphabet, # its alphabet
+                       seqs:list[str], # protein sequences
+                       mask_frac:float=0.15, # share of residues hidden in each pass
+                       seed:int=0, # which residues share a pass
+                       batch_tokens:int=16_384, # padded tokens per forward pass
+                      )->list[str]:
+    "For every residue, the model's most likely amino acid when that residue (and ~`mask_frac` of the others) is masked."
+    n_pass, rng = max(1, round(1 / mask_frac)), np.random.default_rng(seed)
+    groups = [rng.permutation(len(s)) % n_pass for s in seqs]
+    items = sorted(((i, g) for i in range(len(seqs)) for g in range(n_pass)), key=lambda t: len(seqs[t[0]]))
+    aa = torch.tensor([alphabet.get_idx(a) for a in _AA20]); out = [np.full(len(s), '?', dtype='<U1') for s in seqs]
+    bc, j = alphabet.get_batch_converter(), 0
+    while j < len(items):
+        chunk = items[j:j + max(1, batch_tokens // (len(seqs[items[j][0]]) + 2))]   # sorted by length: the last is the longest
+        while len(chunk) > 1 and len(chunk) * (len(seqs[chunk[-1][0]]) + 2) > batch_tokens: chunk = chunk[:-1]
+        j += len(chunk)
+        _, _, tok = bc([('', seqs[i]) for i, _ in chunk])
+        hide = torch.zeros(tok.shape, dtype=torch.bool)
+        for r, (i, g) in enumerate(chunk): hide[r, 1:len(seqs[i]) + 1] = torch.from_numpy(groups[i] == g)
+        with torch.no_grad(): logits = model(tok.masked_fill(hide, alphabet.mask_idx))['logits'][..., aa]
+        best = logits.argmax(-1)
+        for r, (i, g) in enumerate(chunk):
+            pos = np.flatnonzero(groups[i] == g); out[i][pos] = np.array(list(_AA20))[best[r, pos + 1].numpy()]
+    return [''.join(o) for o in out]
+
+# %% ../nbs/02_planted.ipynb #2ba4cd8c
+def grammar_scores(model, # a fair-esm ESM-2
+                   alphabet, # its alphabet
+                   proteins:list[Protein], # planted proteins (truth in `meta['planted']`)
+                   **kw, # to `masked_predictions`
+                  )->dict:
+    "Masked-prediction accuracy at zinc-finger C/H, helix-pool share inside TM helices, and background accuracy (with counts)."
+    preds = masked_predictions(model, alphabet, [p.sequence for p in proteins], **kw)
+    hit = dict(zf_CH=[], tm_hydrophobic=[], background=[])
+    for p, pr in zip(proteins, preds):
+        s, inside = p.sequence, np.zeros(len(p.sequence), bool); inside[0] = True
+        for f in p.meta['planted']:
+            inside[f.start:f.end] = True
+            if f.type == 'ZN_FING': hit['zf_CH'] += [pr[i] == s[i] for i in range(f.start, f.end) if s[i] in 'CH']
+            if f.type == 'TRANSMEM': hit['tm_hydrophobic'] += [pr[i] in _TM_POOL for i in range(f.start, f.end)]
+        hit['background'] += [pr[i] == s[i] for i in np.flatnonzero(~inside)]
+    return {k: round(float(np.mean(v)), 4) if v else float('nan') for k, v in hit.items()} | {f'n_{k}': len(v) for k, v in hit.items()}
+
+# %% ../nbs/02_planted.ipynb #867595e2
+def _foreign_background(rng, kind:str, L:int)->np.ndarray:
+    "L residues (S1 array) of a background of `kind`."
+    A = np.array(list(_AA20), dtype='S1')
+    if kind == 'biased':
+        letters = np.concatenate([[b'C', b'H'], rng.choice(A[~np.isin(A, [b'C', b'H'])], 5, replace=False)])
+        return letters[rng.choice(7, L, p=rng.dirichlet(np.ones(7)))]
+    if kind == 'low_complexity':
+        unit = A[rng.integers(20, size=int(rng.integers(2, 8)))]; s = np.resize(unit, L)
+        sub = rng.random(L) < 0.1; s[sub] = A[rng.integers(20, size=int(sub.sum()))]; return s
+    if kind == 'markov':
+        T = rng.dirichlet(np.full(20, 0.2), size=20); c = [int(rng.integers(20))]
+        for _ in range(L - 1): c.append(int(rng.choice(20, p=T[c[-1]])))
+        return A[c]
+    raise ValueError(f"kind={kind!r}: expected 'biased', 'low_complexity' or 'markov'")
+
+# %% ../nbs/02_planted.ipynb #d74344d9
+def foreign_fingers(n:int=100, # proteins
+                    kind:str='markov', # 'biased', 'low_complexity' or 'markov' background
+                    seed:int=0,
+                    min_len:int=80, max_len:int=200, # protein lengths, uniform
+                   )->list[Protein]:
+    "Proteins of a background the organism never saw, each with one planted PS00028 zinc finger (exact `ZN_FING` label)."
+    rng = np.random.default_rng([seed, 7]); P = _Planter(rng, 3); out = []
+    for i in range(n):
+        L = int(rng.integers(min_len, max_len + 1)); arr = _foreign_background(rng, kind, L); arr[0] = b'M'
+        f = P._finger(); s = int(rng.integers(5, L - len(f) - 5)); arr[s:s+len(f)] = np.frombuffer(f.encode(), 'S1')
+        for _ in range(100):
+            ms = [m for m in _PS_SCAN.finditer(arr.tobytes().decode()) if m.start() != s or m.end(9) != s + len(f)]
+            if not ms: break
+            for m in ms:
+                j = next(m.start(g) for g in (1, 3, 7, 9) if not s <= m.start(g) < s + len(f))
+                arr[j] = b'S' if arr[j] == b'C' else b'Q'
+        else: raise RuntimeError(f"foreign_fingers: could not scrub protein {i}")
+        pid = f'{kind}{i:04d}'; feat = Feature('ZN_FING', s, s + len(f), {'note': 'C2H2-type 1'}, protein=pid)
+        out.append(Protein(pid, arr.tobytes().decode(), {'description': f'one zinc finger in a {kind} background (seed={seed})',
+                                                         'planted': [feat], 'features': [dataclasses.replace(feat, qualifiers=dict(feat.qualifiers))]}))
+    return out

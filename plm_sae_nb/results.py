@@ -337,7 +337,7 @@ def _model_line(run:Run)->str|None:
     if name is None: return None
     rec = _read_json(Path(run.path)/'steps'/'extract.json') if run.path else {}
     w = (rec.get('summary') or {}).get('weights') or w
-    return f"{name} ({'RANDOM-INIT' if w == 'random' else w} weights)" if w else str(name)
+    return f"{name} ({ {'random': 'RANDOM-INIT weights', 'planted': 'trained on planted proteins only'}.get(w, f'{w} weights')})" if w else str(name)
 
 def _data_line(run:Run)->str|None:
     "Where the proteins came from, from the config's `data` section."

@@ -1,0 +1,162 @@
+#!/usr/bin/env python
+"""Train `esm2_planted`: a fair-esm ESM-2 (6 layers) that learns the planted grammar by masked-LM.
+
+The model organism of plm-sae-nb: a protein language model that has learned something we know
+exactly (the motifs of `planted_dataset`), so the whole method (extraction, SAE, enrichment,
+steering) can be tested against ground truth offline. Writes, into `--out`:
+
+- `esm2_planted.safetensors`: the weights (fp16 by default), fair-esm `ESM2` names;
+- `esm2_planted.json`: the card (architecture, data, seed, steps, loss curve, held-out scores, commit);
+- `esm2_planted_loss.png`: the loss curve (next to the card; not shipped in the package).
+
+Deterministic from `--seed` at a fixed `--threads`. Run from the repository root:
+
+    python tools/train_planted_esm.py --out plm_sae_nb/weights
+"""
+from __future__ import annotations
+import argparse, json, math, subprocess, sys, time
+from pathlib import Path
+import numpy as np
+
+def corpus_chunk(k:int, seed:int, n:int, p:float):
+    "Chunk `k` of the training stream: n/2 Swiss-Prot-background and n/2 varied-background planted proteins, seeds never used for evaluation."
+    from plm_sae_nb.planted import planted_dataset
+    kw = dict(p_zf=p, p_tm=p, p_glyco=p, p_disulfide=p)
+    return [q.sequence for bg in ('swissprot', 'varied')
+            for q in planted_dataset(n // 2, seed=10_000 * (seed + 1) + 2 * k + (bg == 'varied'), background=bg, prefix=f'tr{k}{bg[0]}', **kw)]
+
+def batches(seqs:list[str], tokens_per_batch:int, rng):
+    "Length-bucketed batches: sort by length, cut so that batch size × (longest + 2) ≤ `tokens_per_batch`, shuffle the batches."
+    order = sorted(range(len(seqs)), key=lambda i: (len(seqs[i]), i)); out, cur = [], []
+    for i in order:
+        if cur and (len(cur) + 1) * (len(seqs[i]) + 2) > tokens_per_batch: out.append(cur); cur = []
+        cur.append(i)
+    if cur: out.append(cur)
+    return [[seqs[i] for i in out[j]] for j in rng.permutation(len(out))]
+
+def mlm_mask(tokens, alphabet, gen, p:float=0.15):
+    "BERT/ESM-2 masking: choose `p` of the residues; of those 80% → <mask>, 10% → a random residue, 10% kept. (inputs, targets with -100 elsewhere)."
+    import torch
+    special = torch.tensor([alphabet.cls_idx, alphabet.eos_idx, alphabet.padding_idx])
+    real = ~torch.isin(tokens, special)
+    chosen = (torch.rand(tokens.shape, generator=gen) < p) & real
+    u = torch.rand(tokens.shape, generator=gen)
+    aa = torch.tensor([alphabet.get_idx(a) for a in 'ACDEFGHIKLMNPQRSTVWY'])
+    inputs = tokens.clone()
+    inputs[chosen & (u < 0.8)] = alphabet.mask_idx
+    rnd = chosen & (u >= 0.8) & (u < 0.9)
+    inputs[rnd] = aa[torch.randint(len(aa), (int(rnd.sum()),), generator=gen)]
+    return inputs, torch.where(chosen, tokens, torch.full_like(tokens, -100))
+
+def lr_at(step:int, steps:int, lr:float, warmup:int, floor:float=0.1)->float:
+    "Linear warm-up, then cosine decay to `floor` × lr."
+    if step < warmup: return lr * (step + 1) / warmup
+    t = (step - warmup) / max(1, steps - warmup)
+    return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t)))
+
+def git_commit()->str:
+    try: return subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, check=True).stdout.strip()
+    except Exception: return 'unknown'
+
+def train(a):
+    import torch, esm
+    from tqdm.auto import tqdm
+    torch.set_num_threads(a.threads); torch.manual_seed(a.seed)
+    alphabet = esm.data.Alphabet.from_architecture('ESM-1b'); bc = alphabet.get_batch_converter()
+    model = esm.model.esm2.ESM2(num_layers=a.layers, embed_dim=a.embed_dim, attention_heads=a.heads, alphabet=alphabet, token_dropout=True)
+    decay = [p_ for n, p_ in model.named_parameters() if p_.dim() >= 2 and 'embed' not in n]
+    rest = [p_ for n, p_ in model.named_parameters() if not (p_.dim() >= 2 and 'embed' not in n)]
+    opt = torch.optim.AdamW([dict(params=decay, weight_decay=a.weight_decay), dict(params=rest, weight_decay=0.)], lr=a.lr, betas=(0.9, 0.98), eps=1e-8)
+    gen, rng = torch.Generator().manual_seed(a.seed), np.random.default_rng(a.seed)
+    curve, step, chunk, tokens_seen, t0 = [], 0, 0, 0, time.time()
+    run, n_run = 0., 0
+    bar = tqdm(total=a.steps, desc='MLM', mininterval=5)
+    model.train()
+    while step < a.steps:
+        for seqs in batches(corpus_chunk(chunk, a.seed, a.chunk, a.p_motif), a.tokens_per_batch, rng):
+            if step >= a.steps: break
+            _, _, tokens = bc([('', s) for s in seqs])
+            inputs, targets = mlm_mask(tokens, alphabet, gen)
+            logits = model(inputs)['logits']
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+            for g in opt.param_groups: g['lr'] = lr_at(step, a.steps, a.lr, a.warmup)
+            opt.zero_grad(set_to_none=True); loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step()
+            step += 1; tokens_seen += sum(map(len, seqs)); run += loss.item(); n_run += 1
+            if step % a.log_every == 0 or step == a.steps:
+                curve.append(dict(step=step, loss=round(run / n_run, 4), tokens=tokens_seen, seconds=round(time.time() - t0, 1))); run, n_run = 0., 0
+                bar.set_postfix(loss=curve[-1]['loss'], tok_s=int(tokens_seen / (time.time() - t0)), refresh=False)
+            bar.update(1)
+        chunk += 1
+    bar.close()
+    return model.eval(), alphabet, dict(curve=curve, tokens=tokens_seen, chunks=chunk, seconds=round(time.time() - t0, 1))
+
+def evaluate(model, alphabet, seed:int=123_456):
+    "Held-out scores (`grammar_scores`) on planted proteins of a seed never used in training, and on foreign backgrounds."
+    from plm_sae_nb.planted import planted_dataset, grammar_scores, foreign_fingers
+    held = planted_dataset(300, seed=seed, p_zf=0.4, p_tm=0.4, p_glyco=0.4, p_disulfide=0.4)
+    out = {'planted(300, seed=%d)' % seed: grammar_scores(model, alphabet, held)}
+    for kind in ('biased', 'low_complexity', 'markov'):
+        out[f'foreign {kind}'] = grammar_scores(model, alphabet, foreign_fingers(100, kind=kind, seed=seed))
+    return out
+
+def save(model, a, info, scores):
+    import torch
+    from safetensors.torch import save_file
+    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+    dt = torch.float16 if a.dtype == 'float16' else torch.float32
+    sd = {k: v.detach().to(dt).contiguous() for k, v in model.state_dict().items()}
+    save_file(sd, str(out / 'esm2_planted.safetensors.tmp'), metadata={'format': 'pt'})
+    (out / 'esm2_planted.safetensors.tmp').replace(out / 'esm2_planted.safetensors')
+    card = dict(name='esm2_planted', architecture=dict(num_layers=a.layers, embed_dim=a.embed_dim, attention_heads=a.heads, token_dropout=True,
+                                                       alphabet='ESM-1b', parameters=sum(p.numel() for p in model.parameters()), dtype=a.dtype),
+                training_data=dict(generator='plm_sae_nb.planted.planted_dataset', proteins_per_chunk=a.chunk, chunks=info['chunks'],
+                                   backgrounds=['swissprot', 'varied'], p_zf=a.p_motif, p_tm=a.p_motif, p_glyco=a.p_motif, p_disulfide=a.p_motif,
+                                   seeds='10000*(seed+1) + 2*chunk + (background == varied)'),
+                objective=dict(masked_lm=0.15, mask_random_keep=[0.8, 0.1, 0.1], token_dropout=True),
+                optimizer=dict(name='AdamW', lr=a.lr, betas=[0.9, 0.98], weight_decay=a.weight_decay, warmup=a.warmup, schedule='cosine to 0.1', clip=1.0,
+                               tokens_per_batch=a.tokens_per_batch),
+                seed=a.seed, steps=a.steps, tokens=info['tokens'], threads=a.threads, train_seconds=info['seconds'],
+                final_loss=info['curve'][-1]['loss'], held_out=scores, loss_curve=info['curve'],
+                script='tools/train_planted_esm.py', commit=git_commit())
+    (out / 'esm2_planted.json.tmp').write_text(json.dumps(card, indent=1))
+    (out / 'esm2_planted.json.tmp').replace(out / 'esm2_planted.json')
+    return card
+
+def plot(card, path):
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    c = card['loss_curve']; fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot([r['tokens'] / 1e6 for r in c], [r['loss'] for r in c]); ax.set_xlabel('training tokens (millions)'); ax.set_ylabel('masked-LM loss')
+    ax.set_title(f"esm2_planted: {card['architecture']['parameters']/1e6:.2f}M parameters, {card['train_seconds']/60:.0f} min on {card['threads']} threads")
+    fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--out', default='plm_sae_nb/weights'); ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--layers', type=int, default=6); ap.add_argument('--embed-dim', type=int, default=128); ap.add_argument('--heads', type=int, default=8)
+    ap.add_argument('--steps', type=int, default=2000); ap.add_argument('--tokens-per-batch', type=int, default=8192)
+    ap.add_argument('--lr', type=float, default=2e-3); ap.add_argument('--warmup', type=int, default=200); ap.add_argument('--weight-decay', type=float, default=0.01)
+    ap.add_argument('--chunk', type=int, default=4000, help='proteins per corpus chunk (half of each background)')
+    ap.add_argument('--p-motif', type=float, default=0.4, help='probability of each planted motif kind per training protein')
+    ap.add_argument('--threads', type=int, default=2); ap.add_argument('--log-every', type=int, default=25)
+    ap.add_argument('--dtype', default='float16', choices=['float16', 'float32'])
+    ap.add_argument('--checkpoint', default='', help='also keep the fp32 weights here (to re-evaluate without retraining)')
+    ap.add_argument('--eval-only', default='', help='skip training: evaluate and write the card for this fp32 checkpoint (+ its .info.json)')
+    a = ap.parse_args(argv)
+    import torch
+    if a.eval_only:
+        import esm
+        alphabet = esm.data.Alphabet.from_architecture('ESM-1b')
+        model = esm.model.esm2.ESM2(num_layers=a.layers, embed_dim=a.embed_dim, attention_heads=a.heads, alphabet=alphabet, token_dropout=True)
+        model.load_state_dict(torch.load(a.eval_only, weights_only=True)); model.eval()
+        info = json.loads(Path(a.eval_only + '.info.json').read_text())
+    else:
+        model, alphabet, info = train(a)
+        if a.checkpoint:
+            torch.save(model.state_dict(), a.checkpoint); Path(a.checkpoint + '.info.json').write_text(json.dumps(info))
+    torch.set_num_threads(a.threads)
+    with torch.no_grad(): scores = evaluate(model, alphabet)
+    card = save(model, a, info, scores); plot(card, Path(a.out) / 'esm2_planted_loss.png')
+    print(json.dumps({k: card[k] for k in ('steps', 'tokens', 'train_seconds', 'final_loss', 'held_out')}, indent=1))
+
+if __name__ == '__main__': main()
