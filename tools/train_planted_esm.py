@@ -18,12 +18,13 @@ import argparse, json, math, subprocess, sys, time
 from pathlib import Path
 import numpy as np
 
-def corpus_chunk(k:int, seed:int, n:int, p:float):
-    "Chunk `k` of the training stream: n/2 Swiss-Prot-background and n/2 varied-background planted proteins, seeds never used for evaluation."
+def corpus_chunk(k:int, seed:int, n:int, p:float, concs:list[float]):
+    "Chunk `k` of the training stream: n/2 Swiss-Prot-background and n/2 varied-background planted proteins (Dirichlet concentration `concs[k % len]`), seeds never used for evaluation."
     from plm_sae_nb.planted import planted_dataset
     kw = dict(p_zf=p, p_tm=p, p_glyco=p, p_disulfide=p)
     return [q.sequence for bg in ('swissprot', 'varied')
-            for q in planted_dataset(n // 2, seed=10_000 * (seed + 1) + 2 * k + (bg == 'varied'), background=bg, prefix=f'tr{k}{bg[0]}', **kw)]
+            for q in planted_dataset(n // 2, seed=10_000 * (seed + 1) + 2 * k + (bg == 'varied'), background=bg, prefix=f'tr{k}{bg[0]}',
+                                     background_conc=concs[k % len(concs)], **kw)]
 
 def batches(seqs:list[str], tokens_per_batch:int, rng):
     "Length-bucketed batches: sort by length, cut so that batch size × (longest + 2) ≤ `tokens_per_batch`, shuffle the batches."
@@ -64,16 +65,17 @@ def train(a):
     torch.set_num_threads(a.threads); torch.manual_seed(a.seed)
     alphabet = esm.data.Alphabet.from_architecture('ESM-1b'); bc = alphabet.get_batch_converter()
     model = esm.model.esm2.ESM2(num_layers=a.layers, embed_dim=a.embed_dim, attention_heads=a.heads, alphabet=alphabet, token_dropout=True)
+    if a.init: model.load_state_dict(torch.load(a.init, weights_only=True))   # a second stage continues a first
     decay = [p_ for n, p_ in model.named_parameters() if p_.dim() >= 2 and 'embed' not in n]
     rest = [p_ for n, p_ in model.named_parameters() if not (p_.dim() >= 2 and 'embed' not in n)]
     opt = torch.optim.AdamW([dict(params=decay, weight_decay=a.weight_decay), dict(params=rest, weight_decay=0.)], lr=a.lr, betas=(0.9, 0.98), eps=1e-8)
     gen, rng = torch.Generator().manual_seed(a.seed), np.random.default_rng(a.seed)
-    curve, step, chunk, tokens_seen, t0 = [], 0, 0, 0, time.time()
+    curve, step, chunk, tokens_seen, t0 = [], 0, a.first_chunk, 0, time.time()
     run, n_run = 0., 0
     bar = tqdm(total=a.steps, desc='MLM', mininterval=5)
     model.train()
     while step < a.steps:
-        for seqs in batches(corpus_chunk(chunk, a.seed, a.chunk, a.p_motif), a.tokens_per_batch, rng):
+        for seqs in batches(corpus_chunk(chunk, a.seed, a.chunk, a.p_motif, a.conc), a.tokens_per_batch, rng):
             if step >= a.steps: break
             _, _, tokens = bc([('', s) for s in seqs])
             inputs, targets = mlm_mask(tokens, alphabet, gen)
@@ -89,7 +91,8 @@ def train(a):
             bar.update(1)
         chunk += 1
     bar.close()
-    return model.eval(), alphabet, dict(curve=curve, tokens=tokens_seen, chunks=chunk, seconds=round(time.time() - t0, 1))
+    return model.eval(), alphabet, dict(curve=curve, tokens=tokens_seen, chunks=chunk - a.first_chunk, first_chunk=a.first_chunk, seconds=round(time.time() - t0, 1),
+                                        steps=a.steps, lr=a.lr, warmup=a.warmup, conc=a.conc, init=a.init or None)
 
 def evaluate(model, alphabet, seed:int=123_456):
     "Held-out scores (`grammar_scores`) on planted proteins of a seed never used in training, and on foreign backgrounds."
@@ -100,26 +103,42 @@ def evaluate(model, alphabet, seed:int=123_456):
         out[f'foreign {kind}'] = grammar_scores(model, alphabet, foreign_fingers(100, kind=kind, seed=seed))
     return out
 
+def stages_of(a, info)->list[dict]:
+    "The training stages behind the model: the checkpoint's own (`--init`, recursively recorded in its .info.json) and this one."
+    prev = json.loads(Path(a.init + '.info.json').read_text()) if a.init else None
+    return (prev.get('stages', [prev]) if prev else []) + [{k: v for k, v in info.items() if k != 'stages'}]
+
+def merged(stages:list[dict])->dict:
+    "Totals over stages: steps, tokens, seconds, one loss curve with cumulative steps/tokens/seconds."
+    curve, s0, t0, sec0 = [], 0, 0, 0.
+    for st in stages:
+        curve += [dict(r, step=r['step'] + s0, tokens=r['tokens'] + t0, seconds=round(r['seconds'] + sec0, 1)) for r in st['curve']]
+        s0 += st['curve'][-1]['step']; t0 += st['tokens']; sec0 += st['seconds']
+    return dict(steps=s0, tokens=t0, seconds=round(sec0, 1), curve=curve)
+
 def save(model, a, info, scores):
     import torch
     from safetensors.torch import save_file
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     dt = torch.float16 if a.dtype == 'float16' else torch.float32
+    stages = stages_of(a, info); tot = merged(stages)
     sd = {k: v.detach().to(dt).contiguous() for k, v in model.state_dict().items()}
     save_file(sd, str(out / 'esm2_planted.safetensors.tmp'), metadata={'format': 'pt'})
     (out / 'esm2_planted.safetensors.tmp').replace(out / 'esm2_planted.safetensors')
     card = dict(name='esm2_planted', architecture=dict(num_layers=a.layers, embed_dim=a.embed_dim, attention_heads=a.heads, token_dropout=True,
                                                        alphabet='ESM-1b', parameters=sum(p.numel() for p in model.parameters()), dtype=a.dtype),
-                training_data=dict(generator='plm_sae_nb.planted.planted_dataset', proteins_per_chunk=a.chunk, chunks=info['chunks'],
+                training_data=dict(generator='plm_sae_nb.planted.planted_dataset', proteins_per_chunk=a.chunk,
                                    backgrounds=['swissprot', 'varied'], p_zf=a.p_motif, p_tm=a.p_motif, p_glyco=a.p_motif, p_disulfide=a.p_motif,
-                                   seeds='10000*(seed+1) + 2*chunk + (background == varied)'),
+                                   seeds='10000*(seed+1) + 2*chunk + (background == varied)', chunks_and_concentrations='per stage, below'),
                 objective=dict(masked_lm=0.15, mask_random_keep=[0.8, 0.1, 0.1], token_dropout=True),
                 optimizer=dict(name='AdamW', lr=a.lr, betas=[0.9, 0.98], weight_decay=a.weight_decay, warmup=a.warmup, schedule='cosine to 0.1', clip=1.0,
                                tokens_per_batch=a.tokens_per_batch),
-                seed=a.seed, steps=a.steps, tokens=info['tokens'], threads=a.threads, train_seconds=info['seconds'],
-                final_loss=info['curve'][-1]['loss'], held_out=scores, loss_curve=info['curve'],
+                seed=a.seed, steps=tot['steps'], tokens=tot['tokens'], threads=a.threads, train_seconds=tot['seconds'],
+                final_loss=info['curve'][-1]['loss'], held_out=scores, loss_curve=tot['curve'],
+                stages=[{k: v for k, v in st.items() if k != 'curve'} for st in stages],
                 script='tools/train_planted_esm.py', commit=git_commit())
-    (out / 'esm2_planted.json.tmp').write_text(json.dumps(card, indent=1))
+    nan_to_none = lambda o: {k: nan_to_none(v) for k, v in o.items()} if isinstance(o, dict) else (None if isinstance(o, float) and math.isnan(o) else o)
+    (out / 'esm2_planted.json.tmp').write_text(json.dumps(nan_to_none(card), indent=1, allow_nan=False))
     (out / 'esm2_planted.json.tmp').replace(out / 'esm2_planted.json')
     return card
 
@@ -138,6 +157,9 @@ def main(argv=None):
     ap.add_argument('--lr', type=float, default=2e-3); ap.add_argument('--warmup', type=int, default=200); ap.add_argument('--weight-decay', type=float, default=0.01)
     ap.add_argument('--chunk', type=int, default=4000, help='proteins per corpus chunk (half of each background)')
     ap.add_argument('--p-motif', type=float, default=0.4, help='probability of each planted motif kind per training protein')
+    ap.add_argument('--conc', type=float, nargs='+', default=[30.], help="varied backgrounds: Dirichlet concentrations, one per chunk in turn")
+    ap.add_argument('--init', default='', help='continue from this fp32 checkpoint (a second stage); its .info.json joins the card')
+    ap.add_argument('--first-chunk', type=int, default=0, help='index of the first corpus chunk (a second stage takes chunks the first never drew)')
     ap.add_argument('--threads', type=int, default=2); ap.add_argument('--log-every', type=int, default=25)
     ap.add_argument('--dtype', default='float16', choices=['float16', 'float32'])
     ap.add_argument('--checkpoint', default='', help='also keep the fp32 weights here (to re-evaluate without retraining)')
@@ -153,7 +175,7 @@ def main(argv=None):
     else:
         model, alphabet, info = train(a)
         if a.checkpoint:
-            torch.save(model.state_dict(), a.checkpoint); Path(a.checkpoint + '.info.json').write_text(json.dumps(info))
+            torch.save(model.state_dict(), a.checkpoint); Path(a.checkpoint + '.info.json').write_text(json.dumps(dict(info, stages=stages_of(a, info))))
     torch.set_num_threads(a.threads)
     with torch.no_grad(): scores = evaluate(model, alphabet)
     card = save(model, a, info, scores); plot(card, Path(a.out) / 'esm2_planted_loss.png')
