@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/20_api.ipynb #dcc0c498
+# %% ../nbs/20_api.ipynb #e8daa15e
 import importlib
 
 _API = { # module: its public names, in the order the method meets them
@@ -16,9 +16,10 @@ _API = { # module: its public names, in the order the method meets them
                   Feature parse_features format_features concept_predicate SparseLabels label_matrix
                   save_proteins load_proteins UniProtError uniprot_cache_path uniprot_tsv uniprot_proteins''',
     'planted': '''SWISSPROT_AA_FREQ KYTE_DOOLITTLE PS00028_REGEX SEQUON_REGEX truncated_lognormal_cdf
-                  planted_dataset planted_activations atom_recovery''',
-    'esm': '''ESM2_ARCHS ESM_URL CONVENTIONS random_esm load_esm to_hf edit_residual esm2_forward
-              weights_fingerprint Provenance check_provenance''',
+                  planted_dataset planted_activations atom_recovery masked_predictions grammar_scores
+                  foreign_fingers''',
+    'esm': '''ESM2_ARCHS PLANTED_ESM ESM_URL CONVENTIONS random_esm planted_card load_esm to_hf edit_residual
+              esm2_forward weights_fingerprint Provenance check_provenance''',
     'store': '''ActivationStore''',
     'extractor': '''default_max_tokens token_batches assemble_rows extract''',
     'layers': '''nn_distances TwoNNResult twonn manifold_sample plot_twonn_fit twonn_scale plot_id_scale
@@ -42,15 +43,15 @@ _API = { # module: its public names, in the order the method meets them
                 decode_levels logo_data atlas_examples atlas_index latent_record build_atlas''',
     'widgets': '''LatentPicker SequenceViewer StructureViewer Explorer explore static_html''',
     'distributed': '''DistInfo init_distributed barrier shard_proteins dist_extract dist_train LiveSource''',
-    'pipeline': '''DEFAULT_CONFIG STEPS STEP_SECTIONS STEP_OUTPUTS CHOICES ESM2_NAMES ESM2_LAYERS STEP_FUNCS
-                   DIST_STEPS OPTION_KEYS COMMAND_STEPS RANDOM_NOTICE SUCCESS ConfigError RunDirError
-                   load_config_file to_toml check_model_name resolve_config apply_overrides config_diff RunDir
-                   run_steps format_summary demo_config load_model step_data step_extract step_train step_enrich
-                   latent_max step_steer step_report''',
+    'pipeline': '''DEFAULT_CONFIG STEPS STEP_SECTIONS STEP_OUTPUTS CHOICES ESM2_NAMES ESM2_LAYERS ORGANISM
+                   STEP_FUNCS DIST_STEPS OPTION_KEYS COMMAND_STEPS DEMO_SIZES ORGANISM_NOTICE RANDOM_NOTICE
+                   SUCCESS ConfigError RunDirError load_config_file to_toml check_model_name resolve_config
+                   apply_overrides config_diff RunDir run_steps format_summary demo_config load_model step_data
+                   step_extract step_train step_enrich latent_max step_steer step_report''',
     'cli': '''SUBCOMMANDS EXAMPLES make_parser main''',
 }
 
-# %% ../nbs/20_api.ipynb #4c2561b3
+# %% ../nbs/20_api.ipynb #260ae207
 _WHERE = {n: m for m, names in _API.items() for n in names.split()}
 __all__ = list(_WHERE)
 

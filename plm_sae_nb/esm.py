@@ -48,7 +48,7 @@ def random_esm(arch:str|dict='esm2_t6_8M_UR50D', # a name of `ESM2_ARCHS` (or `f
         model = esm.model.esm2.ESM2(**dims, alphabet=alphabet, token_dropout=True)
     return model.eval(), alphabet
 
-# %% ../nbs/03_esm.ipynb #df09a21d
+# %% ../nbs/03_esm.ipynb #a366132c
 PLANTED_ESM = 'esm2_planted' # the name `load_esm` knows the shipped model organism by
 
 def _planted_file(suffix:str): return importlib.resources.files('plm_sae_nb').joinpath(f'weights/{PLANTED_ESM}{suffix}')
@@ -59,7 +59,7 @@ def planted_card()->dict:
     if not f.is_file(): raise FileNotFoundError(f"the package has no {PLANTED_ESM} card at {f}; build it with tools/train_planted_esm.py")
     return json.loads(f.read_text())
 
-# %% ../nbs/03_esm.ipynb #3e5f6151
+# %% ../nbs/03_esm.ipynb #25b66f29
 def _load_planted()->nn.Module:
     "The shipped `esm2_planted` as a fair-esm ESM2 in fp32 (eval mode)."
     from safetensors.torch import load as load_bytes

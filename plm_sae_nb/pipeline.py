@@ -428,7 +428,7 @@ OPTION_KEYS = {
 COMMAND_STEPS = {'extract': ['data', 'extract'], 'train': ['train'], 'enrich': ['enrich'], 'steer': ['steer'], 'report': ['report']}
 
 # %% ../nbs/17_pipeline.ipynb #4f386f87
-DEMO_SIZES = dict(n_proteins=400, l1_coeff=5.0, sae_steps=3000, batch_size=1024, steer_n=100) # the demo's sizes (see `demo_config`)
+DEMO_SIZES = dict(n_proteins=400, l1_coeff=1.0, sae_steps=2000, batch_size=1024, steer_n=100) # the demo's sizes (see `demo_config`)
 
 #| export
 def demo_config()->dict:

@@ -59,7 +59,7 @@ def _draw_background(rng, n, min_len, max_len, median_len, sigma_len):
     codes = rng.choice(len(_LETTERS), size=int(lens.sum()), p=freq)
     return lens, codes
 
-# %% ../nbs/02_planted.ipynb #a5b02bce
+# %% ../nbs/02_planted.ipynb #c80a7e63
 def _varied_codes(rng, lens, conc:float=30., p_lowc:float=0.3):
     "Residue codes of backgrounds with a per-protein Dirichlet composition and low-complexity stretches, concatenated."
     freq = np.array(list(SWISSPROT_AA_FREQ.values())); freq = freq / freq.sum(); out = []
@@ -276,6 +276,7 @@ def planted_dataset(n_proteins:int=1000, # number of proteins
                     gap:int=3, # minimum number of residues between planted segments
                     prefix:str='syn', # protein ids are prefix + zero-padded number
                     background:str='swissprot', # 'swissprot' (one composition) or 'varied' (per-protein compositions, low-complexity stretches)
+                    background_conc:float=30., # 'varied': Dirichlet concentration of the compositions (smaller: more biased)
                    )->list[Protein]:
     "Synthetic proteins with Swiss-Prot-like composition and lengths and exactly labelled planted motifs."
     if not 0 < min_len <= max_len: raise ValueError(f"need 0 < min_len <= max_len, got {min_len}, {max_len}")
@@ -285,7 +286,7 @@ def planted_dataset(n_proteins:int=1000, # number of proteins
     noise_rng = np.random.default_rng([seed, 1]) # separate stream: noise options never change the sequences
     if background not in ('swissprot', 'varied'): raise ValueError(f"background={background!r}: expected 'swissprot' or 'varied'")
     lens, codes = _draw_background(rng, n_proteins, min_len, max_len, median_len, sigma_len)
-    if background == 'varied': codes = _varied_codes(np.random.default_rng([seed, 2]), lens)
+    if background == 'varied': codes = _varied_codes(np.random.default_rng([seed, 2]), lens, conc=background_conc)
     width = max(5, len(str(n_proteins))); out = []; off = 0
     for i, L in enumerate(lens):
         pid = f'{prefix}{i:0{width}d}'
@@ -328,7 +329,7 @@ def atom_recovery(W_dec:Tensor, # (d_sae, d) learned decoder rows
     "For each true atom, the largest cosine with any decoder row: (n_atoms,)."
     return (F.normalize(atoms, dim=-1) @ F.normalize(W_dec.detach().float(), dim=-1).T).max(-1).values
 
-# %% ../nbs/02_planted.ipynb #ad2c3aa9
+# %% ../nbs/02_planted.ipynb #fc7d0c23
 _AA20 = 'ACDEFGHIKLMNPQRSTVWY'
 
 def masked_predictions(model, # a fair-esm ESM-2
@@ -357,7 +358,7 @@ def masked_predictions(model, # a fair-esm ESM-2
             pos = np.flatnonzero(groups[i] == g); out[i][pos] = np.array(list(_AA20))[best[r, pos + 1].numpy()]
     return [''.join(o) for o in out]
 
-# %% ../nbs/02_planted.ipynb #2ba4cd8c
+# %% ../nbs/02_planted.ipynb #f7d8f12b
 def grammar_scores(model, # a fair-esm ESM-2
                    alphabet, # its alphabet
                    proteins:list[Protein], # planted proteins (truth in `meta['planted']`)
@@ -375,7 +376,7 @@ def grammar_scores(model, # a fair-esm ESM-2
         hit['background'] += [pr[i] == s[i] for i in np.flatnonzero(~inside)]
     return {k: round(float(np.mean(v)), 4) if v else float('nan') for k, v in hit.items()} | {f'n_{k}': len(v) for k, v in hit.items()}
 
-# %% ../nbs/02_planted.ipynb #867595e2
+# %% ../nbs/02_planted.ipynb #7f7082be
 def _foreign_background(rng, kind:str, L:int)->np.ndarray:
     "L residues (S1 array) of a background of `kind`."
     A = np.array(list(_AA20), dtype='S1')
@@ -391,7 +392,7 @@ def _foreign_background(rng, kind:str, L:int)->np.ndarray:
         return A[c]
     raise ValueError(f"kind={kind!r}: expected 'biased', 'low_complexity' or 'markov'")
 
-# %% ../nbs/02_planted.ipynb #d74344d9
+# %% ../nbs/02_planted.ipynb #2524bc07
 def foreign_fingers(n:int=100, # proteins
                     kind:str='markov', # 'biased', 'low_complexity' or 'markov' background
                     seed:int=0,
