@@ -11,7 +11,7 @@ from plm_sae_nb.cli import main
 from plm_sae_nb.store import ActivationStore
 from plm_sae_nb.uniprot import load_proteins
 
-SMALL = ['data.n_proteins=40', 'data.max_length=150', 'model.weights="random"', 'sae.expansion=2', 'sae.steps=200',
+SMALL = ['data.n_proteins=40', 'data.max_length=150', 'sae.expansion=2', 'sae.steps=200',
          'sae.batch_size=256', 'sae.metric_proteins=4', 'steer.n=4', 'steer.length=30']
 SETS = [a for s in SMALL for a in ('--set', s)]
 
