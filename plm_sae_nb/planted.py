@@ -9,7 +9,7 @@ import numpy as np
 import torch, torch.nn.functional as F
 from torch import Tensor
 from fastcore.basics import patch
-from .core import Protein
+from .core import Protein, STANDARD_AA
 from .uniprot import Feature
 
 # %% auto #0
@@ -330,8 +330,6 @@ def atom_recovery(W_dec:Tensor, # (d_sae, d) learned decoder rows
     return (F.normalize(atoms, dim=-1) @ F.normalize(W_dec.detach().float(), dim=-1).T).max(-1).values
 
 # %% ../nbs/02_planted.ipynb #fc7d0c23
-_AA20 = 'ACDEFGHIKLMNPQRSTVWY'
-
 def masked_predictions(model, # a fair-esm ESM-2
                        alphabet, # its alphabet
                        seqs:list[str], # protein sequences
@@ -343,7 +341,7 @@ def masked_predictions(model, # a fair-esm ESM-2
     n_pass, rng = max(1, round(1 / mask_frac)), np.random.default_rng(seed)
     groups = [rng.permutation(len(s)) % n_pass for s in seqs]
     items = sorted(((i, g) for i in range(len(seqs)) for g in range(n_pass)), key=lambda t: len(seqs[t[0]]))
-    aa = torch.tensor([alphabet.get_idx(a) for a in _AA20]); out = [np.full(len(s), '?', dtype='<U1') for s in seqs]
+    aa = torch.tensor([alphabet.get_idx(a) for a in STANDARD_AA]); out = [np.full(len(s), '?', dtype='<U1') for s in seqs]
     bc, j = alphabet.get_batch_converter(), 0
     while j < len(items):
         chunk = items[j:j + max(1, batch_tokens // (len(seqs[items[j][0]]) + 2))]   # sorted by length: the last is the longest
@@ -355,7 +353,7 @@ def masked_predictions(model, # a fair-esm ESM-2
         with torch.no_grad(): logits = model(tok.masked_fill(hide, alphabet.mask_idx))['logits'][..., aa]
         best = logits.argmax(-1)
         for r, (i, g) in enumerate(chunk):
-            pos = np.flatnonzero(groups[i] == g); out[i][pos] = np.array(list(_AA20))[best[r, pos + 1].numpy()]
+            pos = np.flatnonzero(groups[i] == g); out[i][pos] = np.array(list(STANDARD_AA))[best[r, pos + 1].numpy()]
     return [''.join(o) for o in out]
 
 # %% ../nbs/02_planted.ipynb #f7d8f12b
@@ -379,7 +377,7 @@ def grammar_scores(model, # a fair-esm ESM-2
 # %% ../nbs/02_planted.ipynb #7f7082be
 def _foreign_background(rng, kind:str, L:int)->np.ndarray:
     "L residues (S1 array) of a background of `kind`."
-    A = np.array(list(_AA20), dtype='S1')
+    A = np.array(list(STANDARD_AA), dtype='S1')
     if kind == 'biased':
         letters = np.concatenate([[b'C', b'H'], rng.choice(A[~np.isin(A, [b'C', b'H'])], 5, replace=False)])
         return letters[rng.choice(7, L, p=rng.dirichlet(np.ones(7)))]

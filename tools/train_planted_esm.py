@@ -42,7 +42,8 @@ def mlm_mask(tokens, alphabet, gen, p:float=0.15):
     real = ~torch.isin(tokens, special)
     chosen = (torch.rand(tokens.shape, generator=gen) < p) & real
     u = torch.rand(tokens.shape, generator=gen)
-    aa = torch.tensor([alphabet.get_idx(a) for a in 'ACDEFGHIKLMNPQRSTVWY'])
+    from plm_sae_nb.core import STANDARD_AA
+    aa = torch.tensor([alphabet.get_idx(a) for a in STANDARD_AA])
     inputs = tokens.clone()
     inputs[chosen & (u < 0.8)] = alphabet.mask_idx
     rnd = chosen & (u >= 0.8) & (u < 0.9)
