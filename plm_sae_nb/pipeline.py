@@ -146,7 +146,8 @@ ESM2_LAYERS[ORGANISM] = 6
 def check_model_name(name:str)->str:
     "`name` as fair-esm knows it (without a `facebook/` prefix), a local checkpoint or `save_pretrained` directory; else `ConfigError`."
     base = name.split('/')[-1] if name.startswith('facebook/') else name
-    if base in ESM2_NAMES or name == ORGANISM: return name if name == ORGANISM else base
+    if name == ORGANISM: return name
+    if base in ESM2_NAMES: return base
     if Path(name).expanduser().is_file() or (Path(name).expanduser()/'config.json').is_file(): return name
     close = difflib.get_close_matches(base, ESM2_NAMES, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ''
@@ -430,7 +431,6 @@ COMMAND_STEPS = {'extract': ['data', 'extract'], 'train': ['train'], 'enrich': [
 # %% ../nbs/17_pipeline.ipynb #4f386f87
 DEMO_SIZES = dict(n_proteins=400, l1_coeff=1.0, sae_steps=2000, batch_size=1024, steer_n=100) # the demo's sizes (see `demo_config`)
 
-#| export
 def demo_config()->dict:
     "The config of `plm-sae-nb demo`: planted proteins, the shipped model organism `esm2_planted` (layer 4 of 6), the paper's ReLU-L1 SAE (10× latents), zn_fing steering; minutes on 2 CPU cores."
     return resolve_config({'data': {'n_proteins': DEMO_SIZES['n_proteins']}, 'model': {'name': ORGANISM},
