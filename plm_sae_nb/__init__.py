@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/20_api.ipynb #e8daa15e
+# %% ../nbs/20_api.ipynb #aa13ceae
 import importlib
 
 _API = { # module: its public names, in the order the method meets them
@@ -28,8 +28,8 @@ _API = { # module: its public names, in the order the method meets them
     'train': '''TensorSource train_sae sae_metrics spliced_metrics''',
     'pretrained': '''HF_SAES convert_paper_sae convert_interplm_sae convert_interprot_sae load_sae''',
     'enrich': '''COLUMNS PAPER_THRESHOLDS INTERPLM_THRESHOLDS INTERPLM_AA_LEVEL LatentActs latent_activations
-                 bh_qvalues enrichment protein_level protein_enrichment top_examples best_latents paper_filter
-                 concepts_per_latent summarize heldout_pairs''',
+                 LatentStream bh_qvalues enrichment protein_level protein_enrichment top_examples best_latents
+                 paper_filter concepts_per_latent summarize heldout_pairs''',
     'steering': '''STEER_MODES GEN_ORDERS MASK_CHAR PS00028 steer generate prosite_to_regex find_motifs
                    motif_hit_rate hydropathy tm_segments has_tm composition composition_shift pseudo_perplexity
                    wilson_interval compare_rates steering_trial steering_sweep plot_sweep best_latent_for''',
@@ -51,7 +51,7 @@ _API = { # module: its public names, in the order the method meets them
     'cli': '''SUBCOMMANDS EXAMPLES make_parser main''',
 }
 
-# %% ../nbs/20_api.ipynb #260ae207
+# %% ../nbs/20_api.ipynb #934cc579
 _WHERE = {n: m for m, names in _API.items() for n in names.split()}
 __all__ = list(_WHERE)
 

@@ -9,12 +9,14 @@ from dataclasses import dataclass
 import numpy as np, pandas as pd
 from scipy import sparse, stats
 from tqdm.auto import tqdm
+from typing import Iterator
+from fastcore.basics import patch
 from .core import as_pairs, residue_index, progress_kw
 
 # %% auto #0
 __all__ = ['COLUMNS', 'PAPER_THRESHOLDS', 'INTERPLM_THRESHOLDS', 'INTERPLM_AA_LEVEL', 'LatentActs', 'latent_activations',
-           'bh_qvalues', 'enrichment', 'protein_level', 'protein_enrichment', 'top_examples', 'best_latents',
-           'paper_filter', 'concepts_per_latent', 'summarize', 'heldout_pairs']
+           'LatentStream', 'bh_qvalues', 'enrichment', 'protein_level', 'protein_enrichment', 'top_examples',
+           'best_latents', 'paper_filter', 'concepts_per_latent', 'summarize', 'heldout_pairs']
 
 # %% ../nbs/10_enrich.ipynb #59cdaea9
 COLUMNS = ['latent', 'concept', 'threshold', 'TP', 'FP', 'FN', 'precision', 'recall', 'F1',
@@ -75,25 +77,15 @@ class LatentActs:
         return f"LatentActs({n:,} residues × {m:,} latents, L0 {self.csr.nnz/max(n,1):.2f}, dead {(self.freq==0).mean():.1%})"
 
 # %% ../nbs/10_enrich.ipynb #93899398
-def latent_activations(sae, # an `SAE` (anything with `encode(x:(n, d_in)) -> (n, d_sae)` and parameters)
-                       store, # an `ActivationStore` (`len`, `rows(start, stop)`, `row_index()`), or an (n, d_in) array
-                       batch_size:int=4096, # residues encoded at once
-                       top_k:int|None=None, # keep only the k largest latents of each residue (None: every latent > 0)
-                       device=None, # torch device for the SAE (default: where its parameters are)
-                       progress:bool=True, # tqdm over batches
-                       force:bool=False, # apply the SAE even if it was trained on another model, layer or convention than the store holds
-                      )->LatentActs:
-    "Stream the store through `sae.encode` and keep the latents sparse (CSR), with per-latent max, mean and firing frequency."
+def _encode_batches(sae, store, batch_size:int=4096, top_k:int|None=None, device=None, progress:bool=True):
+    "Yield (start, stop, CSR float32) for consecutive batches of the store's rows through `sae.encode` (negatives → 0)."
     import torch
-    from plm_sae_nb.esm import check_provenance
-    check_provenance(sae, getattr(store, 'provenance', None), f"store {str(getattr(store, 'path', '?'))!r}", force)
     if hasattr(store, 'rows'): n, rows, index = len(store), store.rows, store.row_index() if hasattr(store, 'row_index') else None
     else:
         arr = store.detach().cpu().numpy() if isinstance(store, torch.Tensor) else np.asarray(store)
         n, rows, index = len(arr), (lambda s, e: arr[s:e]), None
     if device is None:
         p = next(iter(sae.parameters()), None); device = p.device if p is not None else 'cpu'
-    parts = []
     with torch.no_grad():
         for s in tqdm(range(0, n, batch_size), **progress_kw(progress), desc='latents'):
             x = torch.as_tensor(np.asarray(rows(s, min(n, s + batch_size)), np.float32), device=device)
@@ -106,12 +98,71 @@ def latent_activations(sae, # an `SAE` (anything with `encode(x:(n, d_in)) -> (n
                 r, j = np.argwhere(bad)[0]
                 raise ValueError(f"SAE latents: non-finite value {z[r, j]} at {_row_name(index, s + r)}, latent {j}")
             z[z < 0] = 0
-            parts.append(sparse.csr_matrix(z))
-    if not parts: raise ValueError("store has no rows")
+            yield s, s + len(z), sparse.csr_matrix(z)
+
+def _vstack_csr(parts, n_cols:int)->sparse.csr_matrix:
+    "Row-stack CSR parts in one copy (not `vstack`'s several)."
     indptr = np.concatenate([[0]] + [p.indptr[1:] + off for p, off in zip(parts, np.cumsum([0] + [p.nnz for p in parts[:-1]]))])
-    csr = sparse.csr_matrix((np.concatenate([p.data for p in parts]).astype(np.float32, copy=False),
-                             np.concatenate([p.indices for p in parts]), indptr), shape=(n, parts[0].shape[1]))  # one copy, not vstack's several
-    return LatentActs(csr, index)
+    return sparse.csr_matrix((np.concatenate([p.data for p in parts]).astype(np.float32, copy=False),
+                              np.concatenate([p.indices for p in parts]), indptr), shape=(len(indptr) - 1, n_cols))
+
+def latent_activations(sae, # an `SAE` (anything with `encode(x:(n, d_in)) -> (n, d_sae)` and parameters)
+                       store, # an `ActivationStore` (`len`, `rows(start, stop)`, `row_index()`), or an (n, d_in) array
+                       batch_size:int=4096, # residues encoded at once
+                       top_k:int|None=None, # keep only the k largest latents of each residue (None: every latent > 0)
+                       device=None, # torch device for the SAE (default: where its parameters are)
+                       progress:bool=True, # tqdm over batches
+                       force:bool=False, # apply the SAE even if it was trained on another model, layer or convention than the store holds
+                      )->LatentActs:
+    "Stream the store through `sae.encode` and keep the latents sparse (CSR), with per-latent max, mean and firing frequency."
+    from plm_sae_nb.esm import check_provenance
+    check_provenance(sae, getattr(store, 'provenance', None), f"store {str(getattr(store, 'path', '?'))!r}", force)
+    parts = [z for _, _, z in _encode_batches(sae, store, batch_size, top_k, device, progress)]
+    if not parts: raise ValueError("store has no rows")
+    return LatentActs(_vstack_csr(parts, parts[0].shape[1]), store.row_index() if hasattr(store, 'row_index') else None)
+
+# %% ../nbs/10_enrich.ipynb #47abef9e
+class LatentStream:
+    "The SAE latents of a store, computed chunk by chunk whenever they are read: `enrichment` of a corpus of any size in bounded memory."
+    def __init__(self, sae, # an `SAE` (anything with `encode` and parameters)
+                 store, # an `ActivationStore` (or an (n, d_in) array)
+                 batch_size:int=4096, # residues encoded at once
+                 top_k:int|None=None, # keep only the k largest latents of each residue
+                 device=None, # torch device for the SAE (default: where its parameters are)
+                 force:bool=False, # skip the provenance check (see `latent_activations`)
+                 exact_nnz:int=2**22, # `enrichment` keeps up to this many non-zeros for an exact AUROC; beyond, a binned one
+                ):
+        from plm_sae_nb.esm import check_provenance
+        check_provenance(sae, getattr(store, 'provenance', None), f"store {str(getattr(store, 'path', '?'))!r}", force)
+        self.sae, self.store, self.batch_size, self.top_k, self.device, self.exact_nnz = sae, store, batch_size, top_k, device, exact_nnz
+        self.index = store.row_index() if hasattr(store, 'row_index') else None
+        first = next(_encode_batches(sae, store[:1] if not hasattr(store, 'rows') else store.rows(0, 1), 1, top_k, device, False), None)
+        if first is None: raise ValueError("store has no rows")
+        self.shape, self._max = (len(store), first[2].shape[1]), None
+    def __len__(self): return self.shape[0]
+    def __repr__(self): return f"LatentStream({self.shape[0]:,} residues × {self.shape[1]:,} latents, encoded on demand)"
+
+
+# %% ../nbs/10_enrich.ipynb #9cbfcb01
+@patch
+def chunks(self:LatentStream, rows:int=65536, # residues per chunk (a multiple of the batch size is best)
+           progress:bool=False)->Iterator:
+    "Yield (start, stop, CSR float32 (stop − start, d_sae)) chunks of about `rows` residues, in row order."
+    parts, s0 = [], 0
+    for s, e, z in _encode_batches(self.sae, self.store, self.batch_size, self.top_k, self.device, progress):
+        parts.append(z)
+        if e - s0 >= rows or e == self.shape[0]:
+            X = _vstack_csr(parts, self.shape[1]); X.sort_indices(); yield s0, e, X
+            parts, s0 = [], e
+
+@patch(as_prop=True)
+def max(self:LatentStream)->np.ndarray:
+    "(d_sae,) largest activation of each latent (0 for dead latents): one pass over the store, then cached."
+    if self._max is None:
+        mx = np.zeros(self.shape[1], np.float32)
+        for _, _, X in self.chunks(): np.maximum.at(mx, X.indices, X.data)
+        self._max = mx
+    return self._max
 
 # %% ../nbs/10_enrich.ipynb #82f07f52
 def _as_latents(latents):
@@ -202,41 +253,53 @@ def _instance_matrix(Y, inst, pcode=None):
 # %% ../nbs/10_enrich.ipynb #6e737b50
 def _rev_cumsum(a): return np.flip(np.cumsum(np.flip(a, -1), -1), -1)
 
-def _levels(X, s, e, thr_x, scale=None):
-    "Rows s:e of CSR `X` as a 0/1 CSR (e-s, m·T): each activation in column latent·T + (thresholds it exceeds) − 1."
-    T = len(thr_x); a, b = X.indptr[s], X.indptr[e]     # views of the chunk, no copy
-    ind = X.indices[a:b]; d = X.data[a:b] if scale is None else X.data[a:b] / scale[ind]
+def _row_chunks(X, chunk_rows:int):
+    "(start, stop, CSR) chunks of an in-memory CSR: views of its arrays, no copy."
+    for s in range(0, X.shape[0], chunk_rows):
+        e = min(X.shape[0], s + chunk_rows); a, b = X.indptr[s], X.indptr[e]
+        yield s, e, sparse.csr_matrix((X.data[a:b], X.indices[a:b], X.indptr[s:e + 1] - a), shape=(e - s, X.shape[1]))
+
+def _levels(Xc, thr_x, scale=None):
+    "A CSR chunk as a 0/1 CSR (rows, m·T): each activation in column latent·T + (thresholds it exceeds) − 1."
+    T = len(thr_x); ind = Xc.indices; d = Xc.data if scale is None else Xc.data / scale[ind]
     lv = (d > thr_x[0]).astype(np.int32)             # number of thresholds strictly below the value
     for t in thr_x[1:]: lv += d > t
     keep = lv > 0
     ck = np.concatenate([[0], np.cumsum(keep)])
-    return sparse.csr_matrix((np.ones(int(ck[-1])), ind[keep] * T + lv[keep] - 1, ck[X.indptr[s:e + 1] - a]), shape=(e - s, X.shape[1] * T))
+    return sparse.csr_matrix((np.ones(int(ck[-1])), ind[keep] * T + lv[keep] - 1, ck[Xc.indptr]), shape=(Xc.shape[0], Xc.shape[1] * T))
 
-def _counts(X, Y, inst, thr, scale=None, chunk_rows:int=65536, progress:bool=False, pcode=None):
-    """One chunked pass: for ascending thresholds `thr`, active = X/scale > thr (strict, in X's dtype).
+def _domain_hits(k, conc_of, m:int, T:int, c:int)->np.ndarray:
+    "(c·m·T,) how many instances have their highest level at each (concept, latent, level), from (instance, latent·T + level) keys."
+    mT = m * T; k = np.sort(k); k = k[np.r_[True, k[1:] != k[:-1]]] if len(k) else k; g, col = k // mT, k % mT   # sort, not np.unique's hash
+    pair = k // T                                        # (instance, latent); its last key has the highest level
+    last = np.r_[pair[1:] != pair[:-1], True] if len(k) else np.zeros(0, bool)
+    return np.bincount((conc_of[g[last]] * m + col[last] // T) * T + col[last] % T, minlength=c * mT)
+
+def _counts(chunks, n:int, m:int, Y, inst, thr, scale=None, progress:bool=False, pcode=None, on_chunk=None):
+    """One pass over (start, stop, CSR) chunks: for ascending thresholds `thr`, active = X/scale > thr (strict, in X's dtype).
     Returns TP (c, m, T), n_active (m, T), instances hit (c, m, T), positives (c,), instances (c,)."""
-    n, m = X.shape; c = Y.shape[1]; T = len(thr); mT = m * T
+    c = Y.shape[1]; T = len(thr); mT = m * T
     Yb = (Y != 0).astype(np.float64).tocsr()            # (n, c)
     Ind, conc_of, n_inst = _instance_matrix(Y, inst, pcode)    # (n, I); instances are (protein, id) when pcode is given
-    thr_x = np.asarray(thr).astype(X.dtype)             # compare in the activations' dtype, like `x > t` in numpy
     L = sparse.hstack([Yb, Ind], format='csr') if Ind.shape[1] else Yb   # (n, c + I): concepts, then instances
-    tp, act, keys = np.zeros((c, mT)), np.zeros(mT), []
-    for s in tqdm(range(0, n, chunk_rows), **progress_kw(progress), desc='enrichment'):
-        e = min(n, s + chunk_rows)
-        A = _levels(X, s, e, thr_x, scale)  # one column per (latent, highest threshold exceeded): one product gives every threshold
-        act += np.bincount(A.indices, minlength=mT)
+    last = np.full(Ind.shape[1], -1, np.int64); I = Ind.tocoo(); np.maximum.at(last, I.col, I.row)  # last row of each instance
+    tp, act, d, carry = np.zeros((c, mT)), np.zeros(mT), np.zeros(c * mT), np.zeros(0, np.int64)
+    bar = tqdm(total=n, unit='res', **progress_kw(progress), desc='enrichment')
+    for s, e, Xc in chunks:
+        thr_x = np.asarray(thr).astype(Xc.dtype)         # compare in the activations' dtype, like `x > t` in numpy
+        A = _levels(Xc, thr_x, scale)   # one column per (latent, highest threshold exceeded): one product gives every threshold
+        act += np.bincount(A.indices, minlength=mT); bar.update(e - s)
+        if on_chunk is not None: on_chunk(s, e, Xc, Yb[s:e])
         if not c: continue
         M = (L[s:e].T.tocsr() @ A).tocsr()             # concepts and instances in one product; only the labels side is transposed
         tp += M[:c].toarray()
-        if Ind.shape[1]: H = M[c:].tocoo(); keys.append(H.row.astype(np.int64) * mT + H.col)
+        if Ind.shape[1]:                               # an instance is counted once it has ended: keys of open ones carry over
+            H = M[c:].tocoo(); k = np.r_[carry, H.row.astype(np.int64) * mT + H.col]; done = last[k // mT] < e
+            d += _domain_hits(k[done], conc_of, m, T, c); carry = k[~done]
+    bar.close()
+    if len(carry): d += _domain_hits(carry, conc_of, m, T, c)
     TP = _rev_cumsum(tp.reshape(c, m, T)); n_act = _rev_cumsum(act.reshape(m, T))
-    D = np.zeros((c, m, T))
-    if keys:
-        k = np.sort(np.concatenate(keys)); k = k[np.r_[True, k[1:] != k[:-1]]] if len(k) else k; g, col = k // mT, k % mT
-        pair = k // T                                    # (instance, latent); its last key has the highest level
-        last = np.r_[pair[1:] != pair[:-1], True] if len(k) else np.zeros(0, bool)
-        flat = (conc_of[g[last]] * m + col[last] // T) * T + col[last] % T
-        D = _rev_cumsum(np.bincount(flat, minlength=c * mT).reshape(c, m, T).astype(np.float64))
+    D = _rev_cumsum(d.reshape(c, m, T))
     K = np.asarray(Yb.sum(axis=0)).ravel()
     return TP, n_act, D, K, n_inst
 
@@ -315,6 +378,76 @@ def _auroc(X, Y, block_nnz:int=500_000, max_sort:int=2**23):
         auc = (rank_sum - K * (K + 1) / 2) / (K * (n - K))
     return np.where((K > 0) & (K < n), auc, np.nan)
 
+# %% ../nbs/10_enrich.ipynb #3a9172c5
+_ZERO_SLOT = 4096   # the implicit zeros' slot, between the negative value bins (< 4096) and the positive ones (> 4096)
+
+def _value_slots(v):
+    "Order-preserving bins of float32 values: the top 13 bits of their order key (sign, exponent, 4 mantissa bits: 16 bins per octave, each ≤ 6.25% wide); 0 is its own slot."
+    b = (_order_bits(np.asarray(v, np.float32)) >> np.uint64(19)).astype(np.int64)
+    return b + (b >= _ZERO_SLOT)
+
+class _AurocHist:
+    "Per (concept, latent, value bin) counts accumulated chunk by chunk → AUROC with a bound on its binning error."
+    S, flush_at = 2 * _ZERO_SLOT + 1, 2**21               # slots per latent; pending keys merged beyond this many
+    def __init__(self, m:int, c:int): self.m, self.c, self.acc, self.pend = m, c, [None] * (c + 1), [[] for _ in range(c + 1)]
+    def _add(self, j, keys, flush=False):
+        if len(keys): self.pend[j].append(np.unique(keys, return_counts=True))
+        if flush or sum(len(u) for u, _ in self.pend[j]) > self.flush_at:
+            parts = self.pend[j] + ([self.acc[j]] if self.acc[j] is not None else [])
+            if not parts: return
+            u, inv = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
+            self.acc[j] = (u, np.bincount(inv, weights=np.concatenate([p[1] for p in parts])))
+            self.pend[j] = []
+    def __call__(self, s, e, Xc, Ybc):
+        key = Xc.indices.astype(np.int64) * self.S + _value_slots(Xc.data)
+        self._add(self.c, key)                           # every residue
+        rows, Yc = np.repeat(np.arange(e - s), np.diff(Xc.indptr)), Ybc.tocsc()
+        for j in range(self.c):
+            pos = np.zeros(e - s, bool); pos[Yc.indices[Yc.indptr[j]:Yc.indptr[j + 1]]] = True
+            self._add(j, key[pos[rows]])
+
+
+# %% ../nbs/10_enrich.ipynb #5858c993
+@patch
+def auroc(self:_AurocHist, K, n:int)->tuple[np.ndarray, np.ndarray]:
+    "(c, m) AUROC from the bins (ties within a bin count ½) and (c, m) bound on |binned − exact| (½ P(pos, neg share a bin))."
+    for j in range(self.c + 1): self._add(j, np.zeros(0, np.int64), flush=True)
+    m, S = self.m, self.S
+    tk, tc = self.acc[self.c] if self.acc[self.c] is not None else (np.zeros(0, np.int64), np.zeros(0))
+    keys = np.r_[tk, np.arange(m) * S + _ZERO_SLOT]; order = np.argsort(keys, kind='stable'); keys = keys[order]
+    lat = keys // S; start = np.searchsorted(keys, np.arange(m) * S)
+    nz = np.bincount(tk // S, weights=tc, minlength=m)  # non-zeros per latent
+    auc, err = np.full((self.c, m), np.nan), np.zeros((self.c, m))
+    for j in range(self.c):
+        Kj = float(K[j]); pk, pc = self.acc[j] if self.acc[j] is not None else (np.zeros(0, np.int64), np.zeros(0))
+        pos = np.zeros(len(tk)); pos[np.searchsorted(tk, pk)] = pc
+        pz = Kj - np.bincount(tk // S, weights=pos, minlength=m)    # positives on the implicit zeros
+        P = np.r_[pos, pz][order]; N = np.r_[tc - pos, (n - nz) - pz][order]
+        below = np.cumsum(N) - N; below -= below[start][lat]          # negatives in lower slots of the same latent
+        if 0 < Kj < n:
+            auc[j] = np.bincount(lat, weights=P * (below + N / 2), minlength=m) / (Kj * (n - Kj))
+            same = np.where(keys % S == _ZERO_SLOT, 0, P * N / 2)    # the zeros are exactly tied: no error there
+            err[j] = np.bincount(lat, weights=same, minlength=m) / (Kj * (n - Kj))
+    return auc, err
+
+# %% ../nbs/10_enrich.ipynb #3783f87f
+class _StreamAuroc:
+    "`_counts`' per-chunk hook over a `LatentStream`: the chunks are kept for the exact AUROC while they hold ≤ `exact_nnz` non-zeros; beyond, they go into `_AurocHist`."
+    def __init__(self, m:int, c:int, exact_nnz:int): self.m, self.c, self.exact_nnz, self.kept, self.nnz, self.hist = m, c, exact_nnz, [], 0, None
+    def __call__(self, s, e, Xc, Ybc):
+        self.nnz += Xc.nnz
+        if self.hist is None and self.nnz <= self.exact_nnz: self.kept.append((s, e, Xc, Ybc)); return
+        if self.hist is None:                            # over the budget: bin what was kept, keep nothing more
+            self.hist = _AurocHist(self.m, self.c)
+            for k in self.kept: self.hist(*k)
+            self.kept = None
+        self.hist(s, e, Xc, Ybc)
+    def result(self, Y, K, n:int)->tuple[np.ndarray, np.ndarray|None]:
+        "(c, m) AUROC and (c, m) bound on its error (None: exact)."
+        if self.hist is not None: return self.hist.auroc(K, n)
+        X = _vstack_csr([k[2] for k in self.kept], self.m) if self.kept else sparse.csr_matrix((n, self.m), dtype=np.float32)
+        return _auroc(X, Y), None
+
 # %% ../nbs/10_enrich.ipynb #192ac366
 def _fisher_p(TP, n, K, n_act):
     "One-sided Fisher exact p = P(X ≥ TP), X ~ Hypergeom(n, K, n_act), elementwise (broadcast); 1 where TP = 0."
@@ -354,7 +487,7 @@ def _shift_pvalues(X, Y, thr, scale, TP, pcode, n_perm:int=1000, seed:int=0, chu
     if pcode is None: raise ValueError("null='shift' needs the (protein, pos) row index: pass a LatentActs with an index, labels indexed by (protein, pos), or index=")
     if isinstance(n_perm, bool) or not isinstance(n_perm, (int, np.integer)) or n_perm < 1: raise ValueError(f"n_perm must be a positive int, got {n_perm!r}")
     n, m = X.shape; c, T = Y.shape[1], len(thr); thr_x = np.asarray(thr).astype(X.dtype)
-    At = sparse.vstack([_levels(X, s, min(n, s + chunk_rows), thr_x, scale) for s in range(0, n, chunk_rows)], format='csr').T.tocsr()
+    At = sparse.vstack([_levels(Xc, thr_x, scale) for _, _, Xc in _row_chunks(X, chunk_rows)], format='csr').T.tocsr()
     Yb = (Y != 0).astype(np.float64).tocsr(); rng = np.random.default_rng(seed); ge = np.zeros(TP.shape)
     for _ in range(int(n_perm)):
         tp = (At @ Yb[_shift_rows(pcode, rng)]).toarray().T            # (c, m·T) TP at each exact level
@@ -378,18 +511,36 @@ def _thresholds(thresholds, mode:str)->np.ndarray:
     return thresholds
 
 # %% ../nbs/10_enrich.ipynb #681f7f3b
-def _latent_scale(X, mode:str, lat_max=None, latent_max=None):
-    "Divisor of each latent in the relative modes (its max; ∞ for dead latents), None in 'absolute'."
+def _latent_scale(X, mode:str, lat_max=None, latent_max=None, m:int|None=None):
+    "Divisor of each latent in the relative modes (its max; ∞ for dead latents), None in 'absolute'. `X` may be None when a max is given (then `m` latents)."
     if mode == 'absolute': return None
-    n, m = X.shape
+    m, dt = (X.shape[1], X.dtype) if X is not None else (m, np.float32)
     mx = lat_max if latent_max is None else latent_max
     if mx is None: mx = np.zeros(m, X.dtype); np.maximum.at(mx, X.indices, X.data)   # max(0, largest stored value)
     mx = np.asarray(mx, np.float64).ravel()
     if mx.shape != (m,): raise ValueError(f"latent_max has shape {mx.shape}, expected ({m},)")
-    return np.where(mx > 0, mx, np.inf).astype(X.dtype)   # dead latents: never active
+    return np.where(mx > 0, mx, np.inf).astype(dt)   # dead latents: never active
+
+# %% ../nbs/10_enrich.ipynb #2795c428
+def _enrichment_inputs(latents, labels, concepts, index, mode:str, null:str, latent_max):
+    "Checked inputs of `enrichment`: (X or None for a stream, Y, names, is_instance, (n, m), protein code of each row, per-latent max)."
+    if mode not in ('absolute', 'relative', 'interplm'):
+        raise ValueError(f"unknown mode {mode!r}; expected 'absolute', 'relative' or 'interplm'")
+    if null not in ('fisher', 'shift'): raise ValueError(f"unknown null {null!r}; expected 'fisher' or 'shift'")
+    stream = isinstance(latents, LatentStream)
+    if stream and null == 'shift':
+        raise ValueError("null='shift' permutes the labels against every residue's latents at once: pass latent_activations(sae, store), not a LatentStream")
+    X, lat_index, lat_max = (None, latents.index, None) if stream else _as_latents(latents)
+    if index is not None: lat_index = index
+    Y, names, inst, lab_index = _as_labels(labels, concepts)
+    shape = latents.shape if stream else X.shape
+    _check_alignment(shape[0], Y.shape[0], lat_index, lab_index)
+    pcode = _row_proteins(next((i for i in (lat_index, lab_index) if isinstance(i, pd.MultiIndex)), None))
+    if stream and mode != 'absolute' and latent_max is None: lat_max = latents.max   # one more pass over the store
+    return X, Y, names, inst, shape, pcode, lat_max
 
 # %% ../nbs/10_enrich.ipynb #f13b21dd
-def enrichment(latents, # (n_residues, d_sae): `LatentActs`, scipy.sparse or dense array
+def enrichment(latents, # (n_residues, d_sae): `LatentActs`, `LatentStream`, scipy.sparse or dense array
                labels, # (n_residues, n_concepts) DataFrame of bool / int instance ids, `uniprot.SparseLabels` or `(matrix, names)`
                thresholds=None, # activity thresholds; default (0.01, 0.1, 1) absolute, (0, .15, .5, .6, .8) relative/interplm
                mode:str='absolute', # 'absolute': x > t; 'relative' / 'interplm': x / max(latent) > t
@@ -406,23 +557,19 @@ def enrichment(latents, # (n_residues, d_sae): `LatentActs`, scipy.sparse or den
                seed:int=0, # seed of the 'shift' permutations
               )->pd.DataFrame:
     "Latent × concept × threshold table: TP/FP/FN, precision, recall, F1, domain recall, one-sided p (Fisher or shift null), BH q, AUROC."
-    if mode not in ('absolute', 'relative', 'interplm'):
-        raise ValueError(f"unknown mode {mode!r}; expected 'absolute', 'relative' or 'interplm'")
-    if null not in ('fisher', 'shift'): raise ValueError(f"unknown null {null!r}; expected 'fisher' or 'shift'")
-    X, lat_index, lat_max = _as_latents(latents)
-    if index is not None: lat_index = index
-    Y, names, inst, lab_index = _as_labels(labels, concepts)
-    n, m = X.shape; c = len(names)
-    _check_alignment(n, Y.shape[0], lat_index, lab_index)
-    pcode = _row_proteins(next((i for i in (lat_index, lab_index) if isinstance(i, pd.MultiIndex)), None))
+    X, Y, names, inst, (n, m), pcode, lat_max = _enrichment_inputs(latents, labels, concepts, index, mode, null, latent_max)
+    c, stream = len(names), X is None
     thresholds = _thresholds(thresholds, mode)
-    scale = _latent_scale(X, mode, lat_max, latent_max)
+    scale = _latent_scale(X, mode, lat_max, latent_max, m)
     thr = np.unique(thresholds); ti = np.searchsorted(thr, thresholds)
     if progress is None: progress = n > 1_000_000
+    chunks = latents.chunks(chunk_rows, progress) if stream else _row_chunks(X, chunk_rows)
+    sa = _StreamAuroc(m, c, latents.exact_nnz) if (stream and auroc and c) else None
     with ThreadPoolExecutor(1) as ex:   # AUROC (sort-bound) runs beside the counting pass: both release the GIL
-        au = ex.submit(_auroc, X, Y) if (auroc and c) else None
-        TP, n_act, D, K, n_inst = _counts(X, Y, inst, thr, scale, chunk_rows, progress, pcode)
-        au = au.result().T[:, :, None] if au is not None else np.full((m, c, 1), np.nan)
+        au = ex.submit(_auroc, X, Y) if (auroc and c and not stream) else None
+        TP, n_act, D, K, n_inst = _counts(chunks, n, m, Y, inst, thr, scale, progress and not stream, pcode, sa)
+        au, au_err = (au.result(), None) if au is not None else sa.result(Y, K, n) if sa is not None else (np.full((c, m), np.nan), None)
+    au = au.T[:, :, None]
     if null == 'shift': p_shift = _shift_pvalues(X, Y, thr, scale, TP, pcode, n_perm, seed, chunk_rows)[:, :, ti].transpose(1, 0, 2)
     TP, D = TP[:, :, ti].transpose(1, 0, 2), D[:, :, ti].transpose(1, 0, 2)   # (m, c, T)
     n_act, Kb = n_act[:, None, ti], K[None, :, None]
@@ -445,7 +592,8 @@ def enrichment(latents, # (n_residues, d_sae): `LatentActs`, scipy.sparse or den
         'n_active': full(n_act).astype(np.int64), 'n_positive': full(Kb).astype(np.int64)})
     if null == 'shift': df['p_fisher'] = full(p_fisher)
     if min_tp: df = df[df.TP >= min_tp].reset_index(drop=True)
-    df.attrs.update(mode=mode, n_residues=n, thresholds=thresholds.tolist(), null=null, **({'n_perm': int(n_perm), 'seed': seed} if null == 'shift' else {}))
+    df.attrs.update(mode=mode, n_residues=n, thresholds=thresholds.tolist(), null=null, **({'n_perm': int(n_perm), 'seed': seed} if null == 'shift' else {}),
+                    **({'auroc_max_error': float(np.nanmax(au_err, initial=0))} if au_err is not None else {}))
     return df
 
 # %% ../nbs/10_enrich.ipynb #23834dd6

@@ -668,9 +668,9 @@ def step_enrich(cfg, rd, ctx)->dict:
     "Every latent × concept → `enrichment.csv`."
     from plm_sae_nb.uniprot import label_matrix
     from plm_sae_nb.core import atomic_open
-    from plm_sae_nb.enrich import latent_activations, enrichment, best_latents, paper_filter
+    from plm_sae_nb.enrich import LatentStream, enrichment, best_latents, paper_filter
     e, store, sae = cfg['enrich'], _ctx_store(rd, ctx), _ctx_sae(rd, ctx)
-    lat = ctx['latents'] = latent_activations(sae, store)
+    lat = LatentStream(sae, store)   # encoded chunk by chunk: memory does not grow with the corpus
     labels = label_matrix(_ctx_proteins(rd, ctx), instances=True, **_kwargs_for(label_matrix, {'concepts': e['concepts']}))
     if not labels.index.equals(lat.index): labels = labels.reindex(lat.index, fill_value=0)
     table = enrichment(lat, labels, thresholds=tuple(e['thresholds']), mode=e['mode'])
@@ -682,7 +682,8 @@ def step_enrich(cfg, rd, ctx)->dict:
     line = (f"{table['latent'].nunique():,} latents × {table['concept'].nunique()} concepts; "
             f"{keep['latent'].nunique()} latents pass precision ≥ {e['min_precision']} and recall ≥ {e['min_recall']}; best F1: "
             + ', '.join(f"{c} {b['F1']:.2f} (#{b['latent']})" for c,b in bests.items()))
-    return dict(line=line, passing_latents=int(keep['latent'].nunique()), best=bests)
+    err = {'auroc_max_error': table.attrs['auroc_max_error']} if 'auroc_max_error' in table.attrs else {}   # binned AUROC (a large corpus)
+    return dict(line=line, passing_latents=int(keep['latent'].nunique()), best=bests, **err)
 
 # %% ../nbs/17_pipeline.ipynb #7fcead38
 SUCCESS = {'zn_fing': 'PS00028', 'transmem': 'transmem'} # concept -> hit test of the generated sequences
