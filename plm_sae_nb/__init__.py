@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/20_api.ipynb #aa13ceae
+# %% ../nbs/20_api.ipynb #e8daa15e
 import importlib
 
 _API = { # module: its public names, in the order the method meets them
@@ -51,7 +51,7 @@ _API = { # module: its public names, in the order the method meets them
     'cli': '''SUBCOMMANDS EXAMPLES make_parser main''',
 }
 
-# %% ../nbs/20_api.ipynb #934cc579
+# %% ../nbs/20_api.ipynb #260ae207
 _WHERE = {n: m for m, names in _API.items() for n in names.split()}
 __all__ = list(_WHERE)
 

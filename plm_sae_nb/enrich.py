@@ -121,7 +121,7 @@ def latent_activations(sae, # an `SAE` (anything with `encode(x:(n, d_in)) -> (n
     if not parts: raise ValueError("store has no rows")
     return LatentActs(_vstack_csr(parts, parts[0].shape[1]), store.row_index() if hasattr(store, 'row_index') else None)
 
-# %% ../nbs/10_enrich.ipynb #47abef9e
+# %% ../nbs/10_enrich.ipynb #2aa96d21
 class LatentStream:
     "The SAE latents of a store, computed chunk by chunk whenever they are read: `enrichment` of a corpus of any size in bounded memory."
     def __init__(self, sae, # an `SAE` (anything with `encode` and parameters)
@@ -143,7 +143,7 @@ class LatentStream:
     def __repr__(self): return f"LatentStream({self.shape[0]:,} residues × {self.shape[1]:,} latents, encoded on demand)"
 
 
-# %% ../nbs/10_enrich.ipynb #9cbfcb01
+# %% ../nbs/10_enrich.ipynb #305fcbe7
 @patch
 def chunks(self:LatentStream, rows:int=65536, # residues per chunk (a multiple of the batch size is best)
            progress:bool=False)->Iterator:
@@ -378,17 +378,18 @@ def _auroc(X, Y, block_nnz:int=500_000, max_sort:int=2**23):
         auc = (rank_sum - K * (K + 1) / 2) / (K * (n - K))
     return np.where((K > 0) & (K < n), auc, np.nan)
 
-# %% ../nbs/10_enrich.ipynb #3a9172c5
-_ZERO_SLOT = 4096   # the implicit zeros' slot, between the negative value bins (< 4096) and the positive ones (> 4096)
+# %% ../nbs/10_enrich.ipynb #cde70dd9
+_SLOT_BITS = 15    # top bits of the order key kept: sign, 8 exponent bits, 6 mantissa bits (64 bins per octave, each ≤ 1.6% wide)
+_ZERO_SLOT = 1 << (_SLOT_BITS - 1)   # the implicit zeros' slot, between the negative value bins (below) and the positive ones (above)
 
 def _value_slots(v):
-    "Order-preserving bins of float32 values: the top 13 bits of their order key (sign, exponent, 4 mantissa bits: 16 bins per octave, each ≤ 6.25% wide); 0 is its own slot."
-    b = (_order_bits(np.asarray(v, np.float32)) >> np.uint64(19)).astype(np.int64)
+    "Order-preserving bins of float32 values: the top `_SLOT_BITS` bits of their order key; 0 is its own slot."
+    b = (_order_bits(np.asarray(v, np.float32)) >> np.uint64(32 - _SLOT_BITS)).astype(np.int64)
     return b + (b >= _ZERO_SLOT)
 
 class _AurocHist:
     "Per (concept, latent, value bin) counts accumulated chunk by chunk → AUROC with a bound on its binning error."
-    S, flush_at = 2 * _ZERO_SLOT + 1, 2**21               # slots per latent; pending keys merged beyond this many
+    S, flush_at = 2 * _ZERO_SLOT + 1, 2**19               # slots per latent; pending keys merged beyond this many
     def __init__(self, m:int, c:int): self.m, self.c, self.acc, self.pend = m, c, [None] * (c + 1), [[] for _ in range(c + 1)]
     def _add(self, j, keys, flush=False):
         if len(keys): self.pend[j].append(np.unique(keys, return_counts=True))
@@ -407,7 +408,7 @@ class _AurocHist:
             self._add(j, key[pos[rows]])
 
 
-# %% ../nbs/10_enrich.ipynb #5858c993
+# %% ../nbs/10_enrich.ipynb #8a7a6688
 @patch
 def auroc(self:_AurocHist, K, n:int)->tuple[np.ndarray, np.ndarray]:
     "(c, m) AUROC from the bins (ties within a bin count ½) and (c, m) bound on |binned − exact| (½ P(pos, neg share a bin))."
@@ -430,7 +431,7 @@ def auroc(self:_AurocHist, K, n:int)->tuple[np.ndarray, np.ndarray]:
             err[j] = np.bincount(lat, weights=same, minlength=m) / (Kj * (n - Kj))
     return auc, err
 
-# %% ../nbs/10_enrich.ipynb #3783f87f
+# %% ../nbs/10_enrich.ipynb #1c2c5fc7
 class _StreamAuroc:
     "`_counts`' per-chunk hook over a `LatentStream`: the chunks are kept for the exact AUROC while they hold ≤ `exact_nnz` non-zeros; beyond, they go into `_AurocHist`."
     def __init__(self, m:int, c:int, exact_nnz:int): self.m, self.c, self.exact_nnz, self.kept, self.nnz, self.hist = m, c, exact_nnz, [], 0, None
@@ -521,7 +522,7 @@ def _latent_scale(X, mode:str, lat_max=None, latent_max=None, m:int|None=None):
     if mx.shape != (m,): raise ValueError(f"latent_max has shape {mx.shape}, expected ({m},)")
     return np.where(mx > 0, mx, np.inf).astype(dt)   # dead latents: never active
 
-# %% ../nbs/10_enrich.ipynb #2795c428
+# %% ../nbs/10_enrich.ipynb #155f3f3b
 def _enrichment_inputs(latents, labels, concepts, index, mode:str, null:str, latent_max):
     "Checked inputs of `enrichment`: (X or None for a stream, Y, names, is_instance, (n, m), protein code of each row, per-latent max)."
     if mode not in ('absolute', 'relative', 'interplm'):
