@@ -12,7 +12,7 @@ from .core import atomic_write
 from .enrich import top_examples
 from .structure import STATIC, StructureMismatchError, StructureNotAvailable, color_structure
 from .viz import _SPAN_COLOURS, _hex, best_per_pair, check_latent, consensus, logo_matrix
-from .results import Run, load_run
+from .results import Run, _extent, load_run
 
 # %% auto #0
 __all__ = ['LEVELS', 'INDEX_COLUMNS', 'latent_stats', 'latent_concepts', 'nearest_latents', 'run_decoder', 'encode_levels',
@@ -347,7 +347,8 @@ def _index_data(df:pd.DataFrame, title:str, shard_size:int, run:Run)->dict:
              _r(r.max_activation, 4), r.consensus, int(r.dead)] for r in df.itertuples()]
     meta = dict(title=title, n_latents=len(df), shard_size=shard_size, levels=LEVELS,
                 palette=[_hex('Reds', i / (len(LEVELS) - 1)) for i in range(len(LEVELS))], span_colours=_SPAN_COLOURS, aa_colours=_AA_COLOURS,
-                subtitle=f"{len(run.ids):,} proteins, {run.latents.shape[0]:,} residues, {len(df):,} latents ({int(df.dead.sum()):,} dead)")
+                subtitle=f"{_extent(run)}, {len(df):,} latents ({int(df.dead.sum()):,} dead)"
+                         + ('; the latent statistics and examples come from this sample, the enrichment table covers all residues' if run.sample else ''))
     return dict(meta=meta, cols=INDEX_COLUMNS, rows=rows)
 
 # %% ../nbs/14a_atlas.ipynb #5360ca82

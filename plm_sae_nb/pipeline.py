@@ -69,7 +69,9 @@ DEFAULT_CONFIG = {
         'n': 16,              # sequences per arm, steered and baseline (paper: 180 trials)
         'length': 60,         # generated length
     },
-    'report': {},
+    'report': {
+        'max_residues': 250_000, # residues whose latents the report and atlas hold in memory; beyond it a seeded sample of whole proteins (None: all)
+    },
 }
 
 # %% ../nbs/17_pipeline.ipynb #64e27679
@@ -215,6 +217,8 @@ def resolve_config(user:dict|None=None, # a (partial) config; missing keys take 
     if d['source'] == 'uniprot' and not d['uniprot']: raise ConfigError(f"{_where(source, 'data.source')}data.source = 'uniprot' needs data.uniprot (a query)")
     for k in ('n_proteins', 'max_length'):
         if d[k] < 1: raise ConfigError(f"{_where(source, 'data.'+k)}data.{k} must be >= 1, got {d[k]}")
+    r = cfg['report']['max_residues']
+    if r is not None and r < 1: raise ConfigError(f"{_where(source, 'report.max_residues')}report.max_residues must be >= 1 (or None: every residue), got {r}")
     return cfg
 
 # %% ../nbs/17_pipeline.ipynb #369a517d
@@ -734,11 +738,12 @@ def step_report(cfg, rd, ctx)->dict:
     title = (f"plm-sae-nb report — {cfg['model']['name']} layer {cfg['extract']['layer']}"
              + (" — RANDOM-INIT weights: a random network, not the pretrained ESM-2" if random_w else '')
              + (" — the model organism, trained on planted proteins only" if rec is not None and rec['summary'].get('weights') == 'planted' else ''))
-    run = load_run(rd.path)
+    run = load_run(rd.path, max_residues=cfg['report']['max_residues'], seed=cfg['seed'])
     build_atlas(run, rd/'atlas', quiet=True)   # first, so that the report can link to it
     report(run, **_kwargs_for(report, {'title': title}))
     mb = sum(f.stat().st_size for f in (rd/'atlas').rglob('*') if f.is_file()) / 1e6
-    return dict(line=f"report.html ({(rd/'report.html').stat().st_size/1e3:.0f} kB), atlas/ ({run.d_sae:,} latents, {mb:.1f} MB)")
+    smp = f"; latent statistics from a sample of {len(run.ids):,} of {run.sample['of_proteins']:,} proteins" if run.sample else ''
+    return dict(line=f"report.html ({(rd/'report.html').stat().st_size/1e3:.0f} kB), atlas/ ({run.d_sae:,} latents, {mb:.1f} MB){smp}")
 
 # %% ../nbs/17_pipeline.ipynb #01ed394e
 STEP_FUNCS.update(data=step_data, extract=step_extract, train=step_train, enrich=step_enrich, steer=step_steer, report=step_report)

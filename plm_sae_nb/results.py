@@ -32,6 +32,7 @@ class Run:
                  config:dict|None=None, # run config
                  structures:dict|None=None, # {protein id: path / PDB text / Structure}
                  path=None, # run directory, if any
+                 sample:dict|None=None, # the latents cover a sample of whole proteins: {'proteins', 'of_proteins', 'residues', 'of_residues'} (None: every protein)
                 ):
         if hasattr(latents, 'csr'): index, latents = (index if index is not None else latents.index), latents.csr
         self.latents = latents.tocsc() if sp.issparse(latents) else np.asarray(latents)
@@ -49,7 +50,7 @@ class Run:
             if e - s != L or pos[s] != 0 or pos[e-1] != L-1: raise ValueError(f"protein {pid!r}: rows {s}..{e-1} do not cover positions 0..{L-1} in order")
             self._rows[pid] = (int(s), int(e))
         self.table, self.steering, self.metrics, self.config = table, steering, metrics or {}, config or {}
-        self._examples, self.structures, self.path = examples, dict(structures or {}), path
+        self._examples, self.structures, self.path, self.sample = examples, dict(structures or {}), path, sample
         self._cols, self._ex_cache = {}, {}
 
 # %% ../nbs/14_results.ipynb #f1f7bae1
@@ -57,8 +58,13 @@ class Run:
 def d_sae(self:Run)->int: return self.latents.shape[1]
 @patch(as_prop=True)
 def ids(self:Run)->list: return list(self._rows)
+def _extent(run)->str:
+    "The proteins and residues the latents cover: all of the run's, or the sample of whole proteins they were computed on."
+    n, r, s = len(run._rows), int(run.latents.shape[0]), run.sample
+    if not s: return f"{n:,} proteins, {r:,} residues"
+    return f"a sample of {n:,} of {s['of_proteins']:,} proteins ({r:,} of {s['of_residues']:,} residues)"
 @patch
-def __repr__(self:Run): return f"Run({len(self._rows)} proteins, {self.latents.shape[0]:,} residues, {self.d_sae} latents{', ' + str(self.path) if self.path else ''})"
+def __repr__(self:Run): return f"Run({_extent(self)}, {self.d_sae} latents{', ' + str(self.path) if self.path else ''})"
 
 # %% ../nbs/14_results.ipynb #c79cc48a
 @patch
@@ -116,11 +122,12 @@ def structure(self:Run, protein:str, **kw)->Structure:
 def save_latents(path, # .npz file to write (atomically)
                  X, # (n_rows, d_sae) scipy.sparse or dense latent activations
                  index:pd.MultiIndex, # (protein, pos) of the rows
+                 sample:dict|None=None, # the sample of whole proteins the rows are (`Run.sample`, as JSON); None: every protein
                 ):
-    "Save latent activations (CSR) with their row index as a plain .npz (no pickle)."
+    "Save latent activations (CSR) with their row index, and which sample they cover, as a plain .npz (no pickle)."
     X = sp.csr_matrix(X)
     buf = io.BytesIO()
-    np.savez(buf, data=X.data, indices=X.indices, indptr=X.indptr, shape=np.array(X.shape),
+    np.savez(buf, data=X.data, indices=X.indices, indptr=X.indptr, shape=np.array(X.shape), sample=np.array(json.dumps(sample)),
              protein=np.asarray(index.get_level_values(0), dtype=str), pos=np.asarray(index.get_level_values(1)))
     atomic_write(Path(path), buf.getvalue())
 
@@ -131,37 +138,94 @@ def load_latents(path)->tuple:
     X = sp.csr_matrix((z['data'], z['indices'], z['indptr']), shape=tuple(z['shape']))
     return X, pd.MultiIndex.from_arrays([z['protein'].astype(str), z['pos']], names=['protein','pos'])
 
+def _latents_sample(path)->tuple[dict|None, int]:
+    "(the sample a `save_latents` file covers or None for every residue, its rows); files without the record cover every residue."
+    with np.load(path, allow_pickle=False) as z:
+        return (json.loads(str(z['sample'])) if 'sample' in z.files else None), int(z['shape'][0])
+
+# %% ../nbs/14_results.ipynb #4e0db792
+def _whole_proteins(lengths, # (n,) residues of each protein, in store order
+                    max_residues:int, # at most this many residues in all
+                    seed:int=0, # seed of the random order
+                   )->np.ndarray:
+    "Sorted positions of a seeded random sample of whole proteins with at most `max_residues` residues in all."
+    lengths = np.asarray(lengths, np.int64)
+    if max_residues < lengths.min():
+        raise ValueError(f"max_residues={max_residues} is smaller than the shortest protein ({int(lengths.min())} residues): no whole protein fits")
+    keep, total = [], 0
+    for i in np.random.default_rng(seed).permutation(len(lengths)):
+        if total + lengths[i] <= max_residues: keep.append(i); total += int(lengths[i])
+        if max_residues - total < lengths.min(): break
+    return np.sort(np.array(keep, np.int64))
+
+# %% ../nbs/14_results.ipynb #f41798b5
+class _StoreRows:
+    "The rows of whole proteins `keep` (positions in store order) of an `ActivationStore`, served as one store (for `enrich.latent_activations`)."
+    def __init__(self, store, keep):
+        starts, keep = np.r_[0, np.cumsum(store.lengths)], np.asarray(keep, np.int64)
+        self.store, self.path, self.provenance = store, store.path, store.provenance
+        ids = store.ids; self.ids, self.lengths = [ids[i] for i in keep], store.lengths[keep]
+        a, b = starts[keep], starts[keep + 1]
+        first = np.r_[True, a[1:] != b[:-1]]                       # a range starts where the previous protein is not its neighbour
+        self.a, self.b = a[first], b[np.r_[first[1:], True]]
+        self.off = np.r_[0, np.cumsum(self.b - self.a)]            # where each range starts among the served rows
+    def __len__(self): return int(self.off[-1])
+    def row_index(self)->pd.MultiIndex: return residue_index(ids=self.ids, lengths=self.lengths)
+    def rows(self, start:int, stop:int)->np.ndarray:
+        "Served rows `start:stop`, float32, read range by range from the store."
+        if not 0 <= start <= stop <= len(self): raise ValueError(f"rows({start}, {stop}) outside the {len(self)} sampled rows")
+        out, j = [], int(np.searchsorted(self.off, start, 'right')) - 1
+        while start < stop:
+            t = min(stop, int(self.off[j + 1]))
+            out.append(self.store.rows(int(self.a[j] + start - self.off[j]), int(self.a[j] + t - self.off[j]))); start, j = t, j + 1
+        return np.concatenate(out) if out else np.empty((0, self.store.d_model), np.float32)
+
 # %% ../nbs/14_results.ipynb #00568bf3
 def _read_json(p): return json.loads(Path(p).read_text()) if Path(p).exists() else {}
 
+def _encode_latents(d:Path, max_residues:int|None, seed:int, batch_size:int)->tuple:
+    "(csr, index, sample) of the run's SAE on its stored activations: every residue, or a seeded sample of whole proteins within `max_residues`."
+    from plm_sae_nb.store import ActivationStore
+    from plm_sae_nb.pretrained import load_sae
+    from plm_sae_nb.enrich import latent_activations
+    store = ActivationStore(d/'activations'); lens = store.lengths
+    src, sample = store, None
+    if max_residues is not None and lens.sum() > max_residues:
+        src = _StoreRows(store, _whole_proteins(lens, max_residues, seed))
+        sample = dict(max_residues=int(max_residues), seed=int(seed), proteins=len(src.ids), of_proteins=len(lens),
+                      residues=len(src), of_residues=int(lens.sum()))
+    la = latent_activations(load_sae(d/'sae'), src, batch_size=batch_size)
+    return sp.csr_matrix(la.csr), la.index, sample
+
 def load_run(run_dir, # a run directory (layout above)
              batch_size:int=4096, # rows per batch when computing latent activations
+             max_residues:int|None=None, # hold the latents of at most this many residues: a seeded sample of whole proteins (None: every residue)
+             seed:int=0, # seed of the sample
             )->Run:
-    "A `Run` from a run directory; latent activations computed once and cached in `latents.npz`."
+    "A `Run` from a run directory; latent activations (every residue, or a sample of whole proteins) computed once and cached in `latents.npz`."
     from plm_sae_nb.uniprot import load_proteins
+    if max_residues is not None and (isinstance(max_residues, bool) or not isinstance(max_residues, (int, np.integer)) or max_residues < 1):
+        raise ValueError(f"load_run: max_residues must be a positive integer or None, got {max_residues!r}")
     d = Path(run_dir)
-    for need in ('proteins.jsonl',):
-        if not (d/need).exists(): raise FileNotFoundError(f"{d/need} not found: is {d} a run directory?")
-    proteins = load_proteins(d/'proteins.jsonl')
-    cache = d/'latents.npz'
-    sae_file = d/'sae'/'model.safetensors'
-    if cache.exists() and (not sae_file.exists() or cache.stat().st_mtime >= sae_file.stat().st_mtime):
-        X, index = load_latents(cache)
+    if not (d/'proteins.jsonl').exists(): raise FileNotFoundError(f"{d/'proteins.jsonl'} not found: is {d} a run directory?")
+    cache, sae_file = d/'latents.npz', d/'sae'/'model.safetensors'
+    held, n = _latents_sample(cache) if cache.exists() and (not sae_file.exists() or cache.stat().st_mtime >= sae_file.stat().st_mtime) else (False, 0)
+    if held is None and (max_residues is None or n <= max_residues) or held and (held.get('max_residues'), held.get('seed')) == (max_residues, seed):
+        (X, index), sample = load_latents(cache), held      # the same sample, or every residue within the budget
     else:
-        from plm_sae_nb.store import ActivationStore
-        from plm_sae_nb.pretrained import load_sae
-        from plm_sae_nb.enrich import latent_activations
-        la = latent_activations(load_sae(d/'sae'), ActivationStore(d/'activations'), batch_size=batch_size)
-        X, index = sp.csr_matrix(la.csr), la.index
-        save_latents(cache, X, index)
+        if not sae_file.exists(): raise FileNotFoundError(f"{d}: no latents.npz for max_residues={max_residues}, seed={seed}, and no SAE to compute them ({sae_file} not found)")
+        X, index, sample = _encode_latents(d, max_residues, seed, batch_size)
+        save_latents(cache, X, index, sample)
+    proteins = load_proteins(d/'proteins.jsonl')
+    if sample: keep = set(index.unique(level=0)); proteins = [p for p in proteins if p.id in keep]
     rd = lambda n: pd.read_csv(d/n) if (d/n).exists() else None
     structures = {}
     if (d/'structures').is_dir():
         for f in sorted((d/'structures').iterdir()):
             if f.suffix in ('.pdb', '.cif', '.gz'): structures[f.name.split('.')[0]] = f
-    ex = rd('top_examples.csv')
-    return Run(proteins, X, index, table=rd('enrichment.csv'), examples=ex, steering=rd('steering.csv'),
-               metrics=_read_json(d/'sae'/'metrics.json'), config=_read_json(d/'config.json'), structures=structures, path=d)
+    ex = None if sample else rd('top_examples.csv')   # its windows come from every protein: found again in the sample
+    return Run(proteins, X, index, table=rd('enrichment.csv'), examples=ex, steering=rd('steering.csv'), metrics=_read_json(d/'sae'/'metrics.json'),
+               config=_read_json(d/'config.json'), structures=structures, path=d, sample=sample)
 
 # %% ../nbs/14_results.ipynb #94f774c6
 def planted_run(proteins, # proteins with `meta['features']`
@@ -355,13 +419,17 @@ def _summary(run:Run)->dict:
     m = run.metrics or {}
     s = {'model': _model_line(run), 'layer': _cfg(run, 'extract', 'layer'), 'data': _data_line(run),
          'proteins': len(run.ids), 'residues': f'{int(run.latents.shape[0]):,}'}
+    if run.sample:
+        s.update(proteins=run.sample['of_proteins'], residues=f"{run.sample['of_residues']:,}",
+                 sample=f"latent statistics, examples and dead latents come from {_extent(run)}; the enrichment table covers all residues")
     arch = _cfg(run, 'sae', 'architecture')
     s['SAE'] = f"{arch + ', ' if arch else ''}{run.d_sae:,} latents"
     for k, name, fmt in (('l0', 'L0 (active latents per residue)', '.1f'), ('fvu', 'FVU (variance unexplained)', '.3f'),
                          ('spliced_loss_recovered', 'loss recovered (spliced into the model)', '.3f')):
         if isinstance(m.get(k), (int, float)): s[name] = format(m[k], fmt)
     dead = int((maxes <= 0).sum())
-    s['dead latents'] = f"{dead:,} of {run.d_sae:,} ({dead/run.d_sae:.1%}): never fire on any of the run's residues"
+    whose = 'sampled' if run.sample else "run's"
+    s['dead latents'] = f"{dead:,} of {run.d_sae:,} ({dead/run.d_sae:.1%}): never fire on any of the {whose} residues"
     if run.table is not None and len(run.table):
         b = best_latents(run.table).sort_values('F1', ascending=False, kind='stable').head(3)
         s['best concepts'] = ', '.join(f"{r.concept} (latent {int(r.latent)}, F1 {r.F1:.2f})" for r in b.itertuples())
