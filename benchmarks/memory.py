@@ -57,6 +57,9 @@ def one_size(residues:int, root:Path, a)->dict:
         res[s] = dict(wall=wall, rss=rss)
         print(f"#   {residues:>9,} residues  {s:8s} {wall:7.1f} s  peak {rss / 2**20:7.0f} MiB", flush=True)
     res['n_residues'] = json.loads((out/'steps'/'data.json').read_text())['summary']['residues']
+    rec = lambda s: json.loads((out/'steps'/f'{s}.json').read_text())['summary']
+    err = rec('enrich').get('auroc_max_error')
+    print(f"#   {residues:>9,} residues  enrich AUROC: {'exact' if err is None else f'binned, error bound {err:.2g}'}; report: {rec('report')['line']}", flush=True)
     res['disk'] = {k: du(out/k) for k in ('activations', 'sae', 'latents.npz', 'enrichment.csv', 'report.html')}
     return res
 

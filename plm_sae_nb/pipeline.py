@@ -281,6 +281,10 @@ def is_complete(self:RunDir, step:str, cfg:dict)->bool:
             and all((self.path/o).exists() for o in STEP_OUTPUTS[step]))
 
 # %% ../nbs/17_pipeline.ipynb #382319a4
+def _with_new_keys(old:dict, new:dict)->dict:
+    "`old` plus the keys it lacks, taken from `new`: keys added to the config after `old` was written."
+    return {**new, **{k: _with_new_keys(v, new[k]) if isinstance(v, dict) and isinstance(new.get(k), dict) else v for k, v in old.items()}}
+
 @patch
 def open(self:RunDir, cfg:dict, # the complete config of this run (from `resolve_config`)
          force:bool=False, # allow replacing a run made with a different config
@@ -291,7 +295,7 @@ def open(self:RunDir, cfg:dict, # the complete config of this run (from `resolve
         if self.path.exists() and any(self.path.iterdir()) and not force:
             raise RunDirError(f"{self.path} is not empty and holds no plm-sae-nb run (no config.json): choose another --out or pass --force")
     else:
-        diff = config_diff(old, _canon(cfg))
+        diff = config_diff(_with_new_keys(old, _canon(cfg)), _canon(cfg))   # a key the old run never had is no conflict
         if diff and not force:
             raise RunDirError(f"{self.path} holds a run with a different config ({len(diff)} difference{'s'*(len(diff)>1)}: "
                               + '; '.join(diff[:6]) + ('; …' if len(diff) > 6 else '')
