@@ -127,12 +127,19 @@ def test_explorer_in_jupyterlab(jupyter, tmp_path):
         d.get(f'{base}/lab/tree/explore.ipynb?token={token}')
         wait(120, lambda: d.execute_script("return !!document.querySelector('.jp-Notebook .jp-Cell') && "
                                            "document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset?.status === 'idle'"), 'kernel idle')
-        # run all cells: the Run menu's "Run All Cells"
-        d.find_element(By.XPATH, "//li[contains(@class,'lm-MenuBar-item')][.//div[text()='Run']]").click()
-        run_all = "//li[contains(@class,'lm-Menu-item')][.//div[contains(@class,'lm-Menu-itemLabel') and text()='Run All Cells']]"
-        wait(20, lambda: d.find_elements(By.XPATH, run_all), 'Run menu')
-        d.find_element(By.XPATH, run_all).click()
-        wait(180, lambda: len(_heatmap(d)[1]) > 0 and d.find_elements(By.CSS_SELECTOR, '.widget-output canvas'), 'explorer with heatmap and 3D canvas')
+        def run_all():   # the Run menu's "Run All Cells"
+            d.find_element(By.XPATH, "//li[contains(@class,'lm-MenuBar-item')][.//div[text()='Run']]").click()
+            item = "//li[contains(@class,'lm-Menu-item')][.//div[contains(@class,'lm-Menu-itemLabel') and text()='Run All Cells']]"
+            wait(20, lambda: d.find_elements(By.XPATH, item), 'Run menu')
+            d.find_element(By.XPATH, item).click()
+        # when "Run All" comes before the session has its kernel, JupyterLab asks which kernel to start:
+        # accept its choice (the notebook's python3) and run again
+        ask = "//div[contains(@class,'jp-Dialog-content')][.//*[normalize-space()='Select Kernel']]//button[contains(@class,'jp-mod-accept')]"
+        def explorer_shown():
+            for b in d.find_elements(By.XPATH, ask): b.click(); time.sleep(2); run_all()
+            return len(_heatmap(d)[1]) > 0 and d.find_elements(By.CSS_SELECTOR, '.widget-output canvas')
+        run_all()
+        wait(180, explorer_shown, 'explorer with heatmap and 3D canvas')
         first_title, _ = _heatmap(d)
         test_top3 = str(run.examples(3, k=1).iloc[0]['protein'])
         assert first_title == f'{test_top3} · latent 3', first_title      # the best choice of an empty search: latent 3 (zn_fing)
