@@ -100,6 +100,12 @@ def _encode_batches(sae, store, batch_size:int=4096, top_k:int|None=None, device
             z[z < 0] = 0
             yield s, s + len(z), sparse.csr_matrix(z)
 
+def _store_index(sae, store, force:bool=False):
+    "The store's (protein, pos) row index (None for an array), after refusing an SAE made for another model, layer or convention (unless `force`)."
+    from plm_sae_nb.esm import check_provenance
+    check_provenance(sae, getattr(store, 'provenance', None), f"store {str(getattr(store, 'path', '?'))!r}", force)
+    return store.row_index() if hasattr(store, 'row_index') else None
+
 def _vstack_csr(parts, n_cols:int)->sparse.csr_matrix:
     "Row-stack CSR parts in one copy (not `vstack`'s several)."
     indptr = np.concatenate([[0]] + [p.indptr[1:] + off for p, off in zip(parts, np.cumsum([0] + [p.nnz for p in parts[:-1]]))])
@@ -115,11 +121,10 @@ def latent_activations(sae, # an `SAE` (anything with `encode(x:(n, d_in)) -> (n
                        force:bool=False, # apply the SAE even if it was trained on another model, layer or convention than the store holds
                       )->LatentActs:
     "Stream the store through `sae.encode` and keep the latents sparse (CSR), with per-latent max, mean and firing frequency."
-    from plm_sae_nb.esm import check_provenance
-    check_provenance(sae, getattr(store, 'provenance', None), f"store {str(getattr(store, 'path', '?'))!r}", force)
+    index = _store_index(sae, store, force)
     parts = [z for _, _, z in _encode_batches(sae, store, batch_size, top_k, device, progress)]
     if not parts: raise ValueError("store has no rows")
-    return LatentActs(_vstack_csr(parts, parts[0].shape[1]), store.row_index() if hasattr(store, 'row_index') else None)
+    return LatentActs(_vstack_csr(parts, parts[0].shape[1]), index)
 
 # %% ../nbs/10_enrich.ipynb #2aa96d21
 class LatentStream:
@@ -132,10 +137,8 @@ class LatentStream:
                  force:bool=False, # skip the provenance check (see `latent_activations`)
                  exact_nnz:int=2**22, # `enrichment` keeps up to this many non-zeros for an exact AUROC; beyond, a binned one
                 ):
-        from plm_sae_nb.esm import check_provenance
-        check_provenance(sae, getattr(store, 'provenance', None), f"store {str(getattr(store, 'path', '?'))!r}", force)
+        self.index = _store_index(sae, store, force)
         self.sae, self.store, self.batch_size, self.top_k, self.device, self.exact_nnz = sae, store, batch_size, top_k, device, exact_nnz
-        self.index = store.row_index() if hasattr(store, 'row_index') else None
         first = next(_encode_batches(sae, store[:1] if not hasattr(store, 'rows') else store.rows(0, 1), 1, top_k, device, False), None)
         if first is None: raise ValueError("store has no rows")
         self.shape, self._max = (len(store), first[2].shape[1]), None
