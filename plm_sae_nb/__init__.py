@@ -17,7 +17,7 @@ _API = { # module: its public names, in the order the method meets them
                   save_proteins load_proteins UniProtError uniprot_cache_path uniprot_tsv uniprot_proteins''',
     'planted': '''SWISSPROT_AA_FREQ KYTE_DOOLITTLE PS00028_REGEX SEQUON_REGEX truncated_lognormal_cdf
                   planted_dataset planted_activations atom_recovery masked_predictions grammar_scores
-                  foreign_fingers''',
+                  foreign_fingers ZF_STYLES''',
     'esm': '''ESM2_ARCHS PLANTED_ESM ESM_URL CONVENTIONS random_esm planted_card load_esm to_hf edit_residual
               esm2_forward weights_fingerprint Provenance check_provenance''',
     'store': '''ActivationStore''',
@@ -26,7 +26,7 @@ _API = { # module: its public names, in the order the method meets them
                  id_profile choose_layer plot_id_profile''',
     'sae': '''ARCHITECTURES Architecture ReLU TopK BatchTopK JumpReLU SAEConfig SAE save_sae''',
     'train': '''TensorSource train_sae sae_metrics spliced_metrics''',
-    'pretrained': '''HF_SAES convert_paper_sae convert_interplm_sae convert_interprot_sae load_sae''',
+    'pretrained': '''HF_SAES convert_paper_sae convert_interplm_sae convert_interprot_sae load_sae PLANTED_SAE planted_sae_card''',
     'enrich': '''COLUMNS PAPER_THRESHOLDS INTERPLM_THRESHOLDS INTERPLM_AA_LEVEL LatentActs latent_activations
                  LatentStream bh_qvalues enrichment protein_level protein_enrichment top_examples best_latents
                  paper_filter concepts_per_latent summarize heldout_pairs''',

@@ -32,6 +32,7 @@ DEFAULT_CONFIG = {
         'uniprot': None,      # uniprot: a UniProt REST query, e.g. 'reviewed:true AND length:[50 TO 500]'
         'max_proteins': None, # keep the first N proteins (fasta/uniprot)
         'max_length': 300,    # drop longer proteins (planted: the longest generated); the paper keeps < 500
+        'zf_style': 'consensus', # planted: zinc fingers as the model organism learned them ('prosite': spacers like the background)
     },
     'model': {
         'name': 'esm2_t6_8M_UR50D', # a fair-esm ESM-2 name (or facebook/<name>), or a local .pt checkpoint
@@ -88,7 +89,7 @@ STEP_OUTPUTS = {'data': ['proteins.jsonl'], 'extract': ['activations'], 'train':
                 'enrich': ['enrichment.csv'], 'steer': ['steering.csv', 'steering_sequences.fasta'], 'report': ['report.html', 'atlas']}
 
 # %% ../nbs/17_pipeline.ipynb #3e4e583b
-CHOICES = {'data.source': ('planted', 'fasta', 'uniprot'), 'model.weights': ('auto', 'pretrained', 'random'),
+CHOICES = {'data.source': ('planted', 'fasta', 'uniprot'), 'data.zf_style': ('prosite', 'consensus'), 'model.weights': ('auto', 'pretrained', 'random'),
            'extract.dtype': ('float16', 'float32'), 'sae.architecture': ('relu', 'topk', 'batchtopk', 'jumprelu'),
            'enrich.mode': ('absolute', 'relative', 'interplm'), 'steer.mode': ('clamp', 'add', 'scale')}
 
@@ -468,9 +469,10 @@ def _config_for(args)->tuple[dict, list[str]]:
 # %% ../nbs/17_pipeline.ipynb #da1b295a
 ORGANISM_NOTICE = """
 NOTE: model esm2_planted: the model organism shipped with plm-sae-nb, a 6-layer ESM-2 (width 128)
-trained by masked-LM on synthetic planted proteins only (zinc fingers, TM helices, N-glycosylation
-sequons and disulfide cysteines in random backgrounds; `planted_card()` has the details). It knows
-that grammar and nothing about real proteins. The paper's model is --model esm2_t6_8M_UR50D.
+trained by masked-LM on synthetic planted proteins only (C2H2 zinc fingers, TM helices,
+N-glycosylation sequons and disulfide cysteines in random backgrounds; `planted_card()` has the
+details). It knows that grammar and nothing about real proteins. The paper's model is
+--model esm2_t6_8M_UR50D.
 """
 
 RANDOM_NOTICE = """
@@ -555,7 +557,7 @@ def step_data(cfg, rd, ctx)->dict:
     from plm_sae_nb.uniprot import uniprot_proteins, save_proteins, label_matrix
     from plm_sae_nb.planted import planted_dataset
     d = cfg['data']
-    if d['source'] == 'planted': prots = planted_dataset(n_proteins=d['n_proteins'], seed=cfg['seed'], max_len=min(500, d['max_length']), median_len=min(300., d['max_length']*0.6))
+    if d['source'] == 'planted': prots = planted_dataset(n_proteins=d['n_proteins'], seed=cfg['seed'], max_len=min(500, d['max_length']), median_len=min(300., d['max_length']*0.6), zf_style=d['zf_style'])
     elif d['source'] == 'fasta': prots = read_fasta(d['fasta'])
     else: prots = uniprot_proteins(d['uniprot'], on_invalid='skip')
     n0 = len(prots)

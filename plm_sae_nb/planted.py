@@ -13,8 +13,9 @@ from .core import Protein, STANDARD_AA
 from .uniprot import Feature
 
 # %% auto #0
-__all__ = ['SWISSPROT_AA_FREQ', 'KYTE_DOOLITTLE', 'PS00028_REGEX', 'SEQUON_REGEX', 'truncated_lognormal_cdf', 'planted_dataset',
-           'planted_activations', 'atom_recovery', 'masked_predictions', 'grammar_scores', 'foreign_fingers']
+__all__ = ['SWISSPROT_AA_FREQ', 'KYTE_DOOLITTLE', 'PS00028_REGEX', 'SEQUON_REGEX', 'ZF_STYLES', 'truncated_lognormal_cdf',
+           'planted_dataset', 'planted_activations', 'atom_recovery', 'masked_predictions', 'grammar_scores',
+           'foreign_fingers']
 
 # %% ../nbs/02_planted.ipynb #d74a5599
 SWISSPROT_AA_FREQ = dict(A=8.25, R=5.53, N=4.06, D=5.45, C=1.37, Q=3.93, E=6.75, G=7.07, H=2.27, I=5.96,
@@ -32,6 +33,7 @@ _KD_THRESHOLD, _KD_WINDOW = 1.6, 19
 # %% ../nbs/02_planted.ipynb #89e6a1c7
 _TM_POOL = dict(L=28, I=16, V=16, A=12, F=10, G=6, M=5, W=4, Y=3)
 _ZF_HYD = dict(F=50, Y=20, L=20, I=4, V=3, M=3)
+_ZF_FILL = dict(K=16, R=12, S=12, E=10, G=10, Q=8, T=8, P=6, D=6, A=6, I=3, V=3) # zf_style='consensus': the polar, K/R/S-rich fill of real C2H2 fingers
 _KD_BYTE = np.zeros(256); _KD_BYTE[[ord(k) for k in KYTE_DOOLITTLE]] = list(KYTE_DOOLITTLE.values())
 _LETTERS = np.frombuffer(''.join(SWISSPROT_AA_FREQ).encode(), dtype='S1')
 
@@ -73,10 +75,14 @@ def _varied_codes(rng, lens, conc:float=30., p_lowc:float=0.3):
     return np.concatenate(out)
 
 # %% ../nbs/02_planted.ipynb #f5e7ccc8
+ZF_STYLES = ('prosite', 'consensus') # how `planted_dataset` draws a zinc finger's non-conserved positions
+
 class _Planter:
     "Draws one protein: background, placement of segments, scrubbing. Internal to `planted_dataset`."
-    def __init__(self, rng, gap):
-        self.rng, self.gap = rng, gap
+    def __init__(self, rng, gap, zf_style='prosite'):
+        if zf_style not in ZF_STYLES: raise ValueError(f"zf_style={zf_style!r}: expected one of {ZF_STYLES}")
+        self.rng, self.gap, self.zf_style = rng, gap, zf_style
+        self.zf_fill = _pool(_ZF_FILL)
         self.bg = _pool(SWISSPROT_AA_FREQ)
         self.spacer = _pool(SWISSPROT_AA_FREQ, exclude='CHN')
         self.sequon_x = _pool(SWISSPROT_AA_FREQ, exclude='CHNP')
@@ -91,6 +97,9 @@ class _Planter:
 @patch
 def _finger(self:_Planter):
     r = self.rng
+    if self.zf_style == 'consensus':   # C-x(2,4)-C-x(3)-[hyd]-x(5)-L-x(2)-H-x(3,5)-H, x from the C2H2 fill
+        f = lambda n: self.draw(self.zf_fill, n)
+        return 'C' + f(int(r.integers(2, 5))) + 'C' + f(3) + self.draw(self.zf_hyd, 1) + f(5) + 'L' + f(2) + 'H' + f(int(r.integers(3, 6))) + 'H'
     return ('C' + self.draw(self.spacer, int(r.integers(2, 5))) + 'C' + self.draw(self.spacer, 3) + self.draw(self.zf_hyd, 1)
             + self.draw(self.spacer, 8) + 'H' + self.draw(self.spacer, int(r.integers(3, 6))) + 'H')
 
@@ -99,7 +108,7 @@ def zf_array(self:_Planter, k):
     "k PS00028 C2H2 fingers joined by TGEKP linkers, redrawn while any 19-residue window looks like a TM helix."
     while True:
         fingers = [self._finger() for _ in range(k)]
-        links = ['TGEKP' + self.draw(self.spacer, 2) for _ in fingers[1:]] + ['']
+        links = ['TGEKP' + self.draw(self.zf_fill if self.zf_style == 'consensus' else self.spacer, 2) for _ in fingers[1:]] + ['']
         seg = ''.join(f + l for f, l in zip(fingers, links))
         h = _KD_BYTE[np.frombuffer(seg.encode(), np.uint8)]
         if np.convolve(h, np.ones(_KD_WINDOW) / _KD_WINDOW, 'valid').max() < _KD_THRESHOLD - 0.5: return seg, fingers, links
@@ -277,16 +286,18 @@ def planted_dataset(n_proteins:int=1000, # number of proteins
                     prefix:str='syn', # protein ids are prefix + zero-padded number
                     background:str='swissprot', # 'swissprot' (one composition) or 'varied' (per-protein compositions, low-complexity stretches)
                     background_conc:float=30., # 'varied': Dirichlet concentration of the compositions (smaller: more biased)
+                    background_lowc:float=0.3, # 'varied': share of proteins with low-complexity stretches
+                    zf_style:str='prosite', # 'prosite': finger spacers like the background; 'consensus': the C2H2 consensus (K/R/S-rich fill, conserved L)
                    )->list[Protein]:
     "Synthetic proteins with Swiss-Prot-like composition and lengths and exactly labelled planted motifs."
     if not 0 < min_len <= max_len: raise ValueError(f"need 0 < min_len <= max_len, got {min_len}, {max_len}")
     for nm, v in dict(p_zf=p_zf, p_tm=p_tm, p_glyco=p_glyco, p_disulfide=p_disulfide, miss_rate=miss_rate, false_rate=false_rate).items():
         if not 0 <= v <= 1: raise ValueError(f"{nm}={v} is not a probability")
-    rng = np.random.default_rng(seed); P = _Planter(rng, gap)
+    rng = np.random.default_rng(seed); P = _Planter(rng, gap, zf_style)
     noise_rng = np.random.default_rng([seed, 1]) # separate stream: noise options never change the sequences
     if background not in ('swissprot', 'varied'): raise ValueError(f"background={background!r}: expected 'swissprot' or 'varied'")
     lens, codes = _draw_background(rng, n_proteins, min_len, max_len, median_len, sigma_len)
-    if background == 'varied': codes = _varied_codes(np.random.default_rng([seed, 2]), lens, conc=background_conc)
+    if background == 'varied': codes = _varied_codes(np.random.default_rng([seed, 2]), lens, conc=background_conc, p_lowc=background_lowc)
     width = max(5, len(str(n_proteins))); out = []; off = 0
     for i, L in enumerate(lens):
         pid = f'{prefix}{i:0{width}d}'
@@ -395,9 +406,10 @@ def foreign_fingers(n:int=100, # proteins
                     kind:str='markov', # 'biased', 'low_complexity' or 'markov' background
                     seed:int=0,
                     min_len:int=80, max_len:int=200, # protein lengths, uniform
+                    zf_style:str='prosite', # the finger's style (`planted_dataset`'s `zf_style`)
                    )->list[Protein]:
     "Proteins of a background the organism never saw, each with one planted PS00028 zinc finger (exact `ZN_FING` label)."
-    rng = np.random.default_rng([seed, 7]); P = _Planter(rng, 3); out = []
+    rng = np.random.default_rng([seed, 7]); P = _Planter(rng, 3, zf_style); out = []
     for i in range(n):
         L = int(rng.integers(min_len, max_len + 1)); arr = _foreign_background(rng, kind, L); arr[0] = b'M'
         f = P._finger(); s = int(rng.integers(5, L - len(f) - 5)); arr[s:s+len(f)] = np.frombuffer(f.encode(), 'S1')

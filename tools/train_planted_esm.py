@@ -18,12 +18,12 @@ import argparse, json, math, subprocess, sys, time
 from pathlib import Path
 import numpy as np
 
-def corpus_chunk(k:int, seed:int, n:int, p:float, concs:list[float]):
-    "Chunk `k` of the training stream: n/2 Swiss-Prot-background and n/2 varied-background planted proteins (Dirichlet concentration `concs[k % len]`), seeds never used for evaluation."
+def corpus_chunk(k:int, seed:int, n:int, p:float, concs:list[float], lowc:float=0.3, zf_style:str='prosite', backgrounds=('swissprot', 'varied')):
+    "Chunk `k` of the training stream: n planted proteins shared equally by `backgrounds` (Swiss-Prot composition; varied: Dirichlet concentration `concs[k % len]`, low-complexity share `lowc`), seeds never used for evaluation."
     from plm_sae_nb.planted import planted_dataset
-    kw = dict(p_zf=p, p_tm=p, p_glyco=p, p_disulfide=p)
-    return [q.sequence for bg in ('swissprot', 'varied')
-            for q in planted_dataset(n // 2, seed=10_000 * (seed + 1) + 2 * k + (bg == 'varied'), background=bg, prefix=f'tr{k}{bg[0]}',
+    kw = dict(p_zf=p, p_tm=p, p_glyco=p, p_disulfide=p, background_lowc=lowc, zf_style=zf_style)
+    return [q.sequence for bg in backgrounds
+            for q in planted_dataset(n // len(backgrounds), seed=10_000 * (seed + 1) + 2 * k + (bg == 'varied'), background=bg, prefix=f'tr{k}{bg[0]}',
                                      background_conc=concs[k % len(concs)], **kw)]
 
 def batches(seqs:list[str], tokens_per_batch:int, rng):
@@ -76,7 +76,7 @@ def train(a):
     bar = tqdm(total=a.steps, desc='MLM', mininterval=5)
     model.train()
     while step < a.steps:
-        for seqs in batches(corpus_chunk(chunk, a.seed, a.chunk, a.p_motif, a.conc), a.tokens_per_batch, rng):
+        for seqs in batches(corpus_chunk(chunk, a.seed, a.chunk, a.p_motif, a.conc, a.lowc, a.zf_style, a.backgrounds), a.tokens_per_batch, rng):
             if step >= a.steps: break
             _, _, tokens = bc([('', s) for s in seqs])
             inputs, targets = mlm_mask(tokens, alphabet, gen)
@@ -93,15 +93,16 @@ def train(a):
         chunk += 1
     bar.close()
     return model.eval(), alphabet, dict(curve=curve, tokens=tokens_seen, chunks=chunk - a.first_chunk, first_chunk=a.first_chunk, seconds=round(time.time() - t0, 1),
-                                        steps=a.steps, lr=a.lr, warmup=a.warmup, conc=a.conc, init=a.init or None)
+                                        steps=a.steps, lr=a.lr, warmup=a.warmup, conc=a.conc, lowc=a.lowc, backgrounds=a.backgrounds, init=a.init or None,
+                                        command=' '.join(['python', 'tools/train_planted_esm.py'] + sys.argv[1:]))
 
-def evaluate(model, alphabet, seed:int=123_456):
+def evaluate(model, alphabet, seed:int=123_456, zf_style:str='prosite'):
     "Held-out scores (`grammar_scores`) on planted proteins of a seed never used in training, and on foreign backgrounds."
     from plm_sae_nb.planted import planted_dataset, grammar_scores, foreign_fingers
-    held = planted_dataset(300, seed=seed, p_zf=0.4, p_tm=0.4, p_glyco=0.4, p_disulfide=0.4)
+    held = planted_dataset(300, seed=seed, p_zf=0.4, p_tm=0.4, p_glyco=0.4, p_disulfide=0.4, zf_style=zf_style)
     out = {'planted(300, seed=%d)' % seed: grammar_scores(model, alphabet, held)}
     for kind in ('biased', 'low_complexity', 'markov'):
-        out[f'foreign {kind}'] = grammar_scores(model, alphabet, foreign_fingers(100, kind=kind, seed=seed))
+        out[f'foreign {kind}'] = grammar_scores(model, alphabet, foreign_fingers(100, kind=kind, seed=seed, zf_style=zf_style))
     return out
 
 def stages_of(a, info)->list[dict]:
@@ -117,7 +118,7 @@ def merged(stages:list[dict])->dict:
         s0 += st['curve'][-1]['step']; t0 += st['tokens']; sec0 += st['seconds']
     return dict(steps=s0, tokens=t0, seconds=round(sec0, 1), curve=curve)
 
-def save(model, a, info, scores):
+def save(model, a, info, scores, argv=None):
     import torch
     from safetensors.torch import save_file
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
@@ -129,7 +130,7 @@ def save(model, a, info, scores):
     card = dict(name='esm2_planted', architecture=dict(num_layers=a.layers, embed_dim=a.embed_dim, attention_heads=a.heads, token_dropout=True,
                                                        alphabet='ESM-1b', parameters=sum(p.numel() for p in model.parameters()), dtype=a.dtype),
                 training_data=dict(generator='plm_sae_nb.planted.planted_dataset', proteins_per_chunk=a.chunk,
-                                   backgrounds=['swissprot', 'varied'], p_zf=a.p_motif, p_tm=a.p_motif, p_glyco=a.p_motif, p_disulfide=a.p_motif,
+                                   backgrounds='per stage, below', p_zf=a.p_motif, p_tm=a.p_motif, p_glyco=a.p_motif, p_disulfide=a.p_motif, zf_style=a.zf_style, background_lowc=a.lowc,
                                    seeds='10000*(seed+1) + 2*chunk + (background == varied)', chunks_and_concentrations='per stage, below'),
                 objective=dict(masked_lm=0.15, mask_random_keep=[0.8, 0.1, 0.1], token_dropout=True),
                 optimizer=dict(name='AdamW', lr=a.lr, betas=[0.9, 0.98], weight_decay=a.weight_decay, warmup=a.warmup, schedule='cosine to 0.1', clip=1.0,
@@ -137,7 +138,7 @@ def save(model, a, info, scores):
                 seed=a.seed, steps=tot['steps'], tokens=tot['tokens'], threads=a.threads, train_seconds=tot['seconds'],
                 final_loss=info['curve'][-1]['loss'], held_out=scores, loss_curve=tot['curve'],
                 stages=[{k: v for k, v in st.items() if k != 'curve'} for st in stages],
-                script='tools/train_planted_esm.py', commit=git_commit())
+                script='tools/train_planted_esm.py', command=' '.join(['python', 'tools/train_planted_esm.py'] + (sys.argv[1:] if argv is None else list(argv))), commit=git_commit())
     nan_to_none = lambda o: {k: nan_to_none(v) for k, v in o.items()} if isinstance(o, dict) else (None if isinstance(o, float) and math.isnan(o) else o)
     (out / 'esm2_planted.json.tmp').write_text(json.dumps(nan_to_none(card), indent=1, allow_nan=False))
     (out / 'esm2_planted.json.tmp').replace(out / 'esm2_planted.json')
@@ -154,11 +155,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default='plm_sae_nb/weights'); ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--layers', type=int, default=6); ap.add_argument('--embed-dim', type=int, default=128); ap.add_argument('--heads', type=int, default=8)
-    ap.add_argument('--steps', type=int, default=2000); ap.add_argument('--tokens-per-batch', type=int, default=8192)
-    ap.add_argument('--lr', type=float, default=2e-3); ap.add_argument('--warmup', type=int, default=200); ap.add_argument('--weight-decay', type=float, default=0.01)
+    ap.add_argument('--steps', type=int, default=1300); ap.add_argument('--tokens-per-batch', type=int, default=8192)
+    ap.add_argument('--lr', type=float, default=2e-3); ap.add_argument('--warmup', type=int, default=100); ap.add_argument('--weight-decay', type=float, default=0.01)
     ap.add_argument('--chunk', type=int, default=4000, help='proteins per corpus chunk (half of each background)')
-    ap.add_argument('--p-motif', type=float, default=0.4, help='probability of each planted motif kind per training protein')
-    ap.add_argument('--conc', type=float, nargs='+', default=[30.], help="varied backgrounds: Dirichlet concentrations, one per chunk in turn")
+    ap.add_argument('--p-motif', type=float, default=0.5, help='probability of each planted motif kind per training protein')
+    ap.add_argument('--conc', type=float, nargs='+', default=[30., 15.], help="varied backgrounds: Dirichlet concentrations, one per chunk in turn")
+    ap.add_argument('--lowc', type=float, default=0., help="varied backgrounds: share of proteins with low-complexity stretches (0: none, so that generation does not learn runs)")
+    ap.add_argument('--backgrounds', nargs='+', default=['swissprot', 'varied'], choices=['swissprot', 'varied'], help='background kinds, equal shares of each chunk')
+    ap.add_argument('--zf-style', default='consensus', choices=['prosite', 'consensus'], help="planted_dataset's zf_style for the corpus and the held-out scores")
     ap.add_argument('--init', default='', help='continue from this fp32 checkpoint (a second stage); its .info.json joins the card')
     ap.add_argument('--first-chunk', type=int, default=0, help='index of the first corpus chunk (a second stage takes chunks the first never drew)')
     ap.add_argument('--threads', type=int, default=2); ap.add_argument('--log-every', type=int, default=25)
@@ -178,8 +182,8 @@ def main(argv=None):
         if a.checkpoint:
             torch.save(model.state_dict(), a.checkpoint); Path(a.checkpoint + '.info.json').write_text(json.dumps(dict(info, stages=stages_of(a, info))))
     torch.set_num_threads(a.threads)
-    with torch.no_grad(): scores = evaluate(model, alphabet)
-    card = save(model, a, info, scores); plot(card, Path(a.out) / 'esm2_planted_loss.png')
+    with torch.no_grad(): scores = evaluate(model, alphabet, zf_style=a.zf_style)
+    card = save(model, a, info, scores, argv); plot(card, Path(a.out) / 'esm2_planted_loss.png')
     print(json.dumps({k: card[k] for k in ('steps', 'tokens', 'train_seconds', 'final_loss', 'held_out')}, indent=1))
 
 if __name__ == '__main__': main()
