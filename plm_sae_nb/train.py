@@ -15,10 +15,10 @@ from fastcore.basics import patch
 from safetensors.torch import save as st_save
 from .core import atomic_open, atomic_write, progress_kw
 from .esm import edit_residual
-from .sae import SAE, SAEConfig, TopK, _ARCHS, _DTYPES, _load_tensors, _tensor_digest, save_sae
+from .sae import SAE, SAEConfig, TopK, _WithK, _ARCHS, _DTYPES, _load_tensors, _tensor_digest, save_sae
 
 # %% auto #0
-__all__ = ['TensorSource', 'train_sae', 'sae_metrics', 'spliced_metrics']
+__all__ = ['TensorSource', 'train_sae', 'sae_metrics', 'sparsity_scan', 'spliced_metrics']
 
 # %% ../nbs/08_train.ipynb #3be6b7a2
 class TensorSource:
@@ -377,6 +377,27 @@ def sae_metrics(sae:SAE, # the SAE
     freq = fires.double() / n
     return dict(n_tokens=n, l0=l0/n, l1=l1/n, mse=se/(n*sae.d_in), mse_per_token=se/n, fvu=se/max(tot, 1e-30), explained_variance=1 - se/max(tot, 1e-30),
                 cosine=cos/n, dead_frac=(fires == 0).double().mean().item(), dense_frac=(freq > dense_threshold).double().mean().item())
+
+# %% ../nbs/08_train.ipynb #15c0d940
+def sparsity_scan(cfg:SAEConfig, # the recipe; its sparsity coefficient is replaced by each grid value
+                  source, # training activations (ActivationStore, TensorSource, ...)
+                  x, # held-out activations for L0: (n, d_in) tensor or an activation source
+                  grid, # coefficients to try
+                  target_l0:float=18., # the L0 to come closest to (the paper's ≈ 18)
+                  progress:bool=False, # a bar per training run
+                 )->tuple:
+    "Train an SAE per coefficient in `grid`: `(best coefficient, {coeff: SAE}, {coeff: held-out L0})`."
+    name = _ARCHS[cfg.architecture].coeff
+    if issubclass(_ARCHS[cfg.architecture], _WithK):
+        raise ValueError(f"sparsity_scan: architecture {cfg.architecture!r} sets L0 with k; there is no sparsity coefficient to scan")
+    grid = [float(g) for g in grid]
+    if not grid: raise ValueError("sparsity_scan: empty grid")
+    if len(set(grid)) != len(grid) or min(grid) < 0: raise ValueError(f"sparsity_scan: grid {grid} must hold distinct non-negative values")
+    saes, l0 = {}, {}
+    for g in grid:
+        saes[g] = train_sae(dataclasses.replace(cfg, **{name: g}), source, progress=progress).eval()
+        l0[g] = float(sae_metrics(saes[g], x)['l0'])
+    return min(grid, key=lambda g: abs(l0[g] - target_l0)), saes, l0
 
 # %% ../nbs/08_train.ipynb #7b97d6dc
 @torch.no_grad()

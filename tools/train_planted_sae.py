@@ -27,22 +27,19 @@ def main(argv=None):
     ap.add_argument('--batch-size', type=int, default=1024); ap.add_argument('--threads', type=int, default=2)
     a = ap.parse_args(argv)
     import torch
-    from plm_sae_nb import load_esm, planted_dataset, extract, SAEConfig, train_sae, sae_metrics, spliced_metrics, save_sae
+    from plm_sae_nb import load_esm, planted_dataset, extract, SAEConfig, sparsity_scan, sae_metrics, spliced_metrics, save_sae
     from plm_sae_nb.esm import _planted_file
     torch.set_num_threads(a.threads); t0 = time.time()
     model, alphabet = load_esm('esm2_planted')
     prots = planted_dataset(a.n_proteins, seed=a.seed, max_len=300, zf_style='consensus')
     held = planted_dataset(40, seed=a.seed + 1, max_len=300, zf_style='consensus')
-    cfg = lambda l1, steps: SAEConfig(d_in=model.embed_dim, architecture='relu', expansion=10, l1_coeff=l1, steps=steps, batch_size=a.batch_size, seed=0)
+    cfg = SAEConfig(d_in=model.embed_dim, architecture='relu', expansion=10, steps=a.steps, batch_size=a.batch_size, seed=0)
     with tempfile.TemporaryDirectory() as tmp:
         store = extract(model, alphabet, prots, a.layer, Path(tmp)/'train')
         hs = extract(model, alphabet, held, a.layer, Path(tmp)/'held', progress=False); X = torch.from_numpy(hs.rows(0, len(hs)))
-        scan, saes = {}, {}
-        for l1 in a.grid:
-            saes[l1] = train_sae(cfg(l1, a.steps), store, progress=False).eval()
-            with torch.no_grad(): scan[l1] = round(float(sae_metrics(saes[l1], X)['l0']), 2)
-            print(f'l1_coeff {l1}: L0 {scan[l1]}', flush=True)
-        l1 = min(scan, key=lambda v: abs(scan[v] - 18)); sae = saes[l1]
+        l1, saes, scan = sparsity_scan(cfg, store, X, grid=a.grid, target_l0=18)
+        scan = {g: round(v, 2) for g, v in scan.items()}; sae = saes[l1]
+        print('L0 by l1_coeff:', scan, '->', l1, flush=True)
         with torch.no_grad():
             m = {k: round(float(v), 4) for k, v in sae_metrics(sae, X).items() if isinstance(v, (int, float)) or getattr(v, 'ndim', 1) == 0}
             m |= {f'spliced_{k}': round(float(v), 4) for k, v in spliced_metrics(model, alphabet, sae, a.layer, held).items()}
