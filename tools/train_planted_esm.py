@@ -94,7 +94,7 @@ def train(a):
     bar.close()
     return model.eval(), alphabet, dict(curve=curve, tokens=tokens_seen, chunks=chunk - a.first_chunk, first_chunk=a.first_chunk, seconds=round(time.time() - t0, 1),
                                         steps=a.steps, lr=a.lr, warmup=a.warmup, conc=a.conc, lowc=a.lowc, backgrounds=a.backgrounds, init=a.init or None,
-                                        command=' '.join(['python', 'tools/train_planted_esm.py'] + sys.argv[1:]))
+                                        command=a.command)
 
 def evaluate(model, alphabet, seed:int=123_456, zf_style:str='prosite'):
     "Held-out scores (`grammar_scores`) on planted proteins of a seed never used in training, and on foreign backgrounds."
@@ -118,7 +118,7 @@ def merged(stages:list[dict])->dict:
         s0 += st['curve'][-1]['step']; t0 += st['tokens']; sec0 += st['seconds']
     return dict(steps=s0, tokens=t0, seconds=round(sec0, 1), curve=curve)
 
-def save(model, a, info, scores, argv=None):
+def save(model, a, info, scores):
     import torch
     from safetensors.torch import save_file
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
@@ -138,7 +138,7 @@ def save(model, a, info, scores, argv=None):
                 seed=a.seed, steps=tot['steps'], tokens=tot['tokens'], threads=a.threads, train_seconds=tot['seconds'],
                 final_loss=info['curve'][-1]['loss'], held_out=scores, loss_curve=tot['curve'],
                 stages=[{k: v for k, v in st.items() if k != 'curve'} for st in stages],
-                script='tools/train_planted_esm.py', command=' '.join(['python', 'tools/train_planted_esm.py'] + (sys.argv[1:] if argv is None else list(argv))), commit=git_commit())
+                script='tools/train_planted_esm.py', command=a.command, commit=git_commit())
     nan_to_none = lambda o: {k: nan_to_none(v) for k, v in o.items()} if isinstance(o, dict) else (None if isinstance(o, float) and math.isnan(o) else o)
     (out / 'esm2_planted.json.tmp').write_text(json.dumps(nan_to_none(card), indent=1, allow_nan=False))
     (out / 'esm2_planted.json.tmp').replace(out / 'esm2_planted.json')
@@ -170,6 +170,7 @@ def main(argv=None):
     ap.add_argument('--checkpoint', default='', help='also keep the fp32 weights here (to re-evaluate without retraining)')
     ap.add_argument('--eval-only', default='', help='skip training: evaluate and write the card for this fp32 checkpoint (+ its .info.json)')
     a = ap.parse_args(argv)
+    a.command = ' '.join(['python', 'tools/train_planted_esm.py'] + (sys.argv[1:] if argv is None else list(argv)))   # as run, into the card
     import torch
     if a.eval_only:
         import esm
@@ -183,7 +184,7 @@ def main(argv=None):
             torch.save(model.state_dict(), a.checkpoint); Path(a.checkpoint + '.info.json').write_text(json.dumps(dict(info, stages=stages_of(a, info))))
     torch.set_num_threads(a.threads)
     with torch.no_grad(): scores = evaluate(model, alphabet, zf_style=a.zf_style)
-    card = save(model, a, info, scores, argv); plot(card, Path(a.out) / 'esm2_planted_loss.png')
+    card = save(model, a, info, scores); plot(card, Path(a.out) / 'esm2_planted_loss.png')
     print(json.dumps({k: card[k] for k in ('steps', 'tokens', 'train_seconds', 'final_loss', 'held_out')}, indent=1))
 
 if __name__ == '__main__': main()
