@@ -146,7 +146,7 @@ def _steering_context(model, steering):
     raise ValueError(f"steering must be None, a dict of `steer` arguments or a context manager, got {type(steering).__name__}")
 
 # %% ../nbs/11_steering.ipynb #30bde7f3
-def _check_gen_args(n, length, template, order, temperature, top_k, top_p, gibbs_rounds, per_step, batch_size)->str:
+def _check_gen_args(n, length, template, order, temperature, top_k, top_p, gibbs_rounds, per_step, batch_size, gibbs_block=1)->str:
     "Validate `generate`'s arguments; return the template (`length` masked positions when no template is given)."
     if (length is None) == (template is None): raise ValueError("give exactly one of `length` or `template`")
     if template is None:
@@ -160,11 +160,12 @@ def _check_gen_args(n, length, template, order, temperature, top_k, top_p, gibbs
     if top_p is not None and not 0 < top_p <= 1: raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
     if not isinstance(gibbs_rounds, (int, np.integer)) or gibbs_rounds < 0: raise ValueError(f"gibbs_rounds must be a non-negative int, got {gibbs_rounds!r}")
     if isinstance(per_step, bool) or not isinstance(per_step, (int, np.integer)) or per_step < 1: raise ValueError(f"per_step must be a positive int, got {per_step!r}")
+    if isinstance(gibbs_block, bool) or not isinstance(gibbs_block, (int, np.integer)) or gibbs_block < 1: raise ValueError(f"gibbs_block must be a positive int, got {gibbs_block!r}")
     if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
     return template
 
 # %% ../nbs/11_steering.ipynb #2436815f
-def _unmask_batch(model, alphabet, base:Tensor, gens:list, aa_ids:Tensor, probs, order:str, per_step:int, gibbs_rounds:int, bar)->Tensor:
+def _unmask_batch(model, alphabet, base:Tensor, gens:list, aa_ids:Tensor, probs, order:str, per_step:int, gibbs_rounds:int, bar, gibbs_block:int=1)->Tensor:
     "Tokens (b, T) of one batch (one row per generator in `gens`) unmasked from `base`, then `gibbs_rounds` Gibbs passes."
     dev, b = base.device, len(gens)
     gen_pos = torch.nonzero(base == alphabet.mask_idx).flatten()  # token positions to generate
@@ -190,10 +191,10 @@ def _unmask_batch(model, alphabet, base:Tensor, gens:list, aa_ids:Tensor, probs,
             fill(torch.where(masked, conf, -1.).topk(k, dim=1).indices, logits)
     for r in range(gibbs_rounds):
         perm = draw(n_gen).argsort(1)  # a random visiting order per row
-        for s in range(n_gen):
-            pos = gen_pos[perm[:, s]]
-            toks[rows, pos] = alphabet.mask_idx
-            fill(pos[:, None])
+        for s in range(0, n_gen, gibbs_block):
+            pos = gen_pos[perm[:, s:s + gibbs_block]]  # (b, k): the next k positions of each row's order
+            toks[rows[:, None], pos] = alphabet.mask_idx
+            fill(pos)
     return toks
 
 # %% ../nbs/11_steering.ipynb #21194fab
@@ -212,10 +213,11 @@ def generate(model:nn.Module, # a fair-esm ESM-2
              batch_size:int=32, # sequences per forward pass
              gibbs_rounds:int=0, # Gibbs resampling passes over the generated positions after unmasking
              per_step:int=1, # positions unmasked per forward pass (1: one at a time; k: k times fewer passes)
+             gibbs_block:int=1, # positions resampled together per Gibbs pass
              progress:bool=True, # show a tqdm bar
             )->list[str]:
     "Generate `n` sequences from `model` by iterative unmasking, optionally under `steering`."
-    template = _check_gen_args(n, length, template, order, temperature, top_k, top_p, gibbs_rounds, per_step, batch_size)
+    template = _check_gen_args(n, length, template, order, temperature, top_k, top_p, gibbs_rounds, per_step, batch_size, gibbs_block)
     dev = next(model.parameters()).device
     aa_ids = torch.tensor([alphabet.get_idx(a) for a in STANDARD_AA], device=dev)
     base = torch.tensor([alphabet.cls_idx] + [alphabet.mask_idx if c == MASK_CHAR else alphabet.get_idx(c) for c in template]
@@ -226,7 +228,7 @@ def generate(model:nn.Module, # a fair-esm ESM-2
     with _steering_context(model, steering), tqdm(total=n * n_gen * (1 + gibbs_rounds), **progress_kw(progress), desc='generate', unit='res') as bar:
         for b0 in range(0, n, batch_size):
             gens = [torch.Generator().manual_seed(_seq_seed(seed, i)) for i in range(b0, min(n, b0 + batch_size))]
-            toks = _unmask_batch(model, alphabet, base, gens, aa_ids, probs, order, per_step, gibbs_rounds, bar)
+            toks = _unmask_batch(model, alphabet, base, gens, aa_ids, probs, order, per_step, gibbs_rounds, bar, gibbs_block)
             out += [''.join(alphabet.get_tok(t) for t in row[1:-1].tolist()) for row in toks.cpu()]
     return out
 
@@ -423,7 +425,7 @@ def steering_trial(model:nn.Module, # a fair-esm ESM-2
                    seed:int=0, # steered seed; the baseline uses seed + 1
                    baseline:list[str]|None=None, # precomputed baseline sequences (reused across a sweep)
                    perplexity:bool=False, # add mean pseudo-perplexity of both arms under the unsteered model
-                   **gen_kw, # more `generate` arguments: template, order, temperature, top_k, top_p, batch_size, gibbs_rounds, progress
+                   **gen_kw, # more `generate` arguments: template, order, temperature, top_k, top_p, batch_size, gibbs_rounds, gibbs_block, per_step, progress
                   )->dict:
     "Generate `n` steered and `n` baseline sequences and compare their success rates (Wilson CIs, Fisher test)."
     if gen_kw.get('template') is not None: length = None
@@ -455,7 +457,7 @@ def steering_sweep(model:nn.Module, # a fair-esm ESM-2
                   )->pd.DataFrame:
     "One `steering_trial` per strength in `values` against a shared baseline: a DataFrame, one row per strength."
     if not len(values): raise ValueError("steering_sweep: no values")
-    gen_kw = {k: kw[k] for k in ('template', 'order', 'temperature', 'top_k', 'top_p', 'batch_size', 'gibbs_rounds', 'progress') if k in kw}
+    gen_kw = {k: kw[k] for k in ('template', 'order', 'temperature', 'top_k', 'top_p', 'batch_size', 'gibbs_rounds', 'gibbs_block', 'per_step', 'progress') if k in kw}
     if kw.get('template') is not None: length = None
     baseline = generate(model, alphabet, n, length=length, seed=seed + 1, **gen_kw)
     rows = []
