@@ -1,0 +1,41 @@
+"""Steering the shipped model organism toward zinc fingers: samplers and clamps, 100 sequences per arm.
+
+The shipped `esm2_planted` and its SAE `esm2_planted_l4`; the zinc-finger latent is the one with
+the best F1 against the planted `zn_fing` labels on 300 new planted proteins, and the clamp is a
+multiple of its largest activation there. Each line: steered and unsteered arms from the same
+sampler (same template, order and Gibbs settings; seeds 0 and 1), PS00028 hits with Wilson 95%
+intervals, the ratio of the rates and the two-sided Fisher p. The issue's target is a steered rate
+>= 25%, >= 4x the baseline, p < 1e-6.
+
+    python benchmarks/steer_organism.py [--n 100] [--threads 2]
+"""
+import argparse, tempfile, time
+from pathlib import Path
+import torch
+from plm_sae_nb import (load_esm, load_sae, planted_dataset, label_matrix, extract, latent_activations, enrichment,
+                        best_latent_for, latent_max, steering_trial, PS00028)
+
+SEED_C = '_' * 15 + 'C' + '_' * 44   # one cysteine placed, 59 positions to generate
+SETTINGS = [  # name, clamp (x max), generate arguments
+    ('all-mask 40, no Gibbs (the notebooks)', 2, dict(length=40)),
+    ('all-mask 60, Gibbs 4 rounds, blocks of 2', 2, dict(length=60, gibbs_rounds=4, gibbs_block=2, per_step=4)),
+    ('one C placed, 60, Gibbs 4, blocks of 2', 2, dict(template=SEED_C, gibbs_rounds=4, gibbs_block=2, per_step=4)),
+    ('one C placed, 60, Gibbs 4, one at a time', 2, dict(template=SEED_C, gibbs_rounds=4, per_step=4)),
+]
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(); ap.add_argument('--n', type=int, default=100); ap.add_argument('--threads', type=int, default=2)
+    a = ap.parse_args(); torch.set_num_threads(a.threads)
+    model, alphabet = load_esm('esm2_planted'); sae = load_sae('esm2_planted_l4')
+    prots = planted_dataset(300, seed=0, max_len=300, zf_style='consensus')
+    store = extract(model, alphabet, prots, 4, Path(tempfile.mkdtemp())/'acts', progress=False)
+    table = enrichment(latent_activations(sae, store, progress=False), label_matrix(prots).reindex(store.row_index()), thresholds=(0.01, 0.1, 1.0))
+    zf = int(best_latent_for(table, 'zn_fing')['latent']); mx = latent_max(sae, store, zf)
+    print(f'zinc-finger latent {zf}, max activation {mx:.2f}; {a.n} sequences per arm, {a.threads} threads')
+    print('| sampler | clamp | steered | baseline | ratio | Fisher p | seconds |\n|---|---|---|---|---|---|---|')
+    for name, f, kw in SETTINGS:
+        t0 = time.perf_counter()
+        r = steering_trial(model, alphabet, sae, 4, zf, f * mx, success=PS00028, n=a.n, seed=0, progress=False, **kw)
+        ratio = r['rate_steered'] / r['rate_baseline'] if r['rate_baseline'] else (float('inf') if r['rate_steered'] else float('nan'))
+        arm = lambda k: f"{r['hits_' + k]}/{r['n_' + k]} ({r['ci_low_' + k]:.0%}–{r['ci_high_' + k]:.0%})"
+        print(f"| {name} | {f}× | {arm('steered')} | {arm('baseline')} | {ratio:.1f} | {r['p_value']:.2g} | {time.perf_counter() - t0:.0f} |", flush=True)
