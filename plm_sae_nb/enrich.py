@@ -665,9 +665,19 @@ def _sequences(src):
     pairs = as_pairs(src, 'top_examples')
     return residue_index(pairs), dict(pairs)
 
+# %% ../nbs/10_enrich.ipynb #63b9671a
+def _check_covers(index:pd.MultiIndex, seqs:dict):
+    "Raise unless every (protein, pos) row of `index` lies within a sequence of `seqs`."
+    pids = np.asarray(index.get_level_values(0)).astype(str); pos = np.asarray(index.get_level_values(1))
+    lens = pd.Series({str(k): len(v) for k, v in seqs.items()}, dtype=float).reindex(pids).to_numpy()
+    bad = np.flatnonzero(~(pos < lens))   # unknown proteins have NaN length: bad too
+    if not len(bad): return
+    r = bad[0]; what = 'is not among the proteins given' if np.isnan(lens[r]) else f'has {int(lens[r])} residues'
+    raise ValueError(f"latents row {r} is residue {int(pos[r])} of protein {str(pids[r])!r}, which {what}")
+
 # %% ../nbs/10_enrich.ipynb #9c3ea301
 def top_examples(latents, # `LatentActs`, scipy.sparse or dense (n_residues, d_sae)
-                 proteins_or_store=None, # proteins (`Protein` or (id, seq), rows in this order) or a store: sequence context
+                 proteins_or_store=None, # proteins (`Protein` or (id, seq); in row order, any order for a `LatentActs`) or a store: sequence context
                  k:int=10, # examples per latent
                  window:int=10, # residues of context on each side of the top residue
                  latents_idx=None, # latents to report (default: all that ever fire)
@@ -677,7 +687,8 @@ def top_examples(latents, # `LatentActs`, scipy.sparse or dense (n_residues, d_s
     X, index, _ = _as_latents(latents)
     src_index, seqs = _sequences(proteins_or_store)
     if index is None: index = src_index
-    elif src_index is not None: _check_alignment(X.shape[0], len(src_index), index, src_index)
+    elif hasattr(proteins_or_store, 'row_index'): _check_alignment(X.shape[0], len(src_index), index, src_index)
+    elif src_index is not None: _check_covers(index, seqs)   # windows by id and position: any protein order
     if index is None: raise ValueError("top_examples needs residue positions: pass a LatentActs with an index, or the proteins")
     if len(index) != X.shape[0]: raise ValueError(f"latents have {X.shape[0]:,} residue rows but the proteins have {len(index):,} residues")
     n, m = X.shape
