@@ -655,13 +655,15 @@ def protein_enrichment(latents, labels, thresholds=None, mode:str='absolute', in
 
 # %% ../nbs/10_enrich.ipynb #920f709f
 def _sequences(src):
-    "(row index or None, {protein id: sequence}) from proteins (`Protein` / (id, seq)) or a store."
+    "(row index or None, {protein id: sequence}) from proteins (`Protein` / (id, seq)) or a store that holds its sequences."
     if src is None: return None, {}
     if hasattr(src, 'row_index'):
         seqs = getattr(src, 'sequences', None)
         if callable(seqs): seqs = seqs()
-        if seqs is not None and not isinstance(seqs, dict): seqs = dict(zip(src.ids, seqs))
-        return src.row_index(), dict(seqs or {})
+        if not seqs: raise ValueError(f"top_examples: the {type(src).__name__} holds no sequences, so it cannot give the windows; "
+                                      "pass the proteins (any order, with a LatentActs), or None for positions without windows")
+        if not isinstance(seqs, dict): seqs = dict(zip(src.ids, seqs))
+        return src.row_index(), dict(seqs)
     pairs = as_pairs(src, 'top_examples')
     return residue_index(pairs), dict(pairs)
 
@@ -677,7 +679,7 @@ def _check_covers(index:pd.MultiIndex, seqs:dict):
 
 # %% ../nbs/10_enrich.ipynb #9c3ea301
 def top_examples(latents, # `LatentActs`, scipy.sparse or dense (n_residues, d_sae)
-                 proteins_or_store=None, # proteins (`Protein` or (id, seq); in row order, any order for a `LatentActs`) or a store: sequence context
+                 proteins_or_store=None, # proteins (`Protein` or (id, seq); in row order, any order for a `LatentActs`), a store with `.sequences`, or None (no windows)
                  k:int=10, # examples per latent
                  window:int=10, # residues of context on each side of the top residue
                  latents_idx=None, # latents to report (default: all that ever fire)

@@ -51,7 +51,11 @@ def random_esm(arch:str|dict='esm2_t6_8M_UR50D', # a name of `ESM2_ARCHS` (or `f
 # %% ../nbs/03_esm.ipynb #a366132c
 PLANTED_ESM = 'esm2_planted' # the name `load_esm` knows the shipped model organism by
 
-def _planted_file(suffix:str): return importlib.resources.files('plm_sae_nb').joinpath(f'weights/{PLANTED_ESM}{suffix}')
+def _weights(name:str):
+    "A file or directory under the package's `weights/` (importlib.resources: also from an installed wheel)."
+    return importlib.resources.files('plm_sae_nb').joinpath(f'weights/{name}')
+
+def _planted_file(suffix:str): return _weights(PLANTED_ESM + suffix)
 
 def planted_card()->dict:
     "The card of the shipped model organism: architecture, training data and seed, steps, loss curve, held-out scores, commit."

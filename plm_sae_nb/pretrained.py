@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, re, warnings
 from pathlib import Path
 import torch
-from .esm import CONVENTIONS, ESM2_ARCHS, Provenance
+from .esm import CONVENTIONS, ESM2_ARCHS, Provenance, _weights
 from .sae import SAE, SAEConfig, _PARAM_KEYS, _load_tensors, _read_sae, _sae_from_tensors
 
 # %% auto #0
@@ -202,8 +202,7 @@ def load_sae(path_or_repo, # our directory, a published SAE's directory or file,
 PLANTED_SAE = 'esm2_planted_l4' # the name `load_sae` knows the shipped SAE of the model organism by
 
 def _planted_sae_dir()->Path:
-    import importlib.resources
-    d = Path(str(importlib.resources.files('plm_sae_nb').joinpath(f'weights/{PLANTED_SAE}')))
+    d = Path(str(_weights(PLANTED_SAE)))
     if not (d/'config.json').is_file(): raise FileNotFoundError(f"the package has no {PLANTED_SAE} at {d}; build it with tools/train_planted_sae.py")
     return d
 
