@@ -11,12 +11,13 @@ from scipy import sparse, stats
 from tqdm.auto import tqdm
 from typing import Iterator
 from fastcore.basics import patch
-from .core import as_pairs, residue_index, progress_kw
+from .core import as_pairs, residue_index, progress_kw, STANDARD_AA
 
 # %% auto #0
 __all__ = ['COLUMNS', 'PAPER_THRESHOLDS', 'INTERPLM_THRESHOLDS', 'INTERPLM_AA_LEVEL', 'LatentActs', 'latent_activations',
            'LatentStream', 'bh_qvalues', 'enrichment', 'protein_level', 'protein_enrichment', 'top_examples',
-           'best_latents', 'paper_filter', 'concepts_per_latent', 'summarize', 'heldout_pairs']
+           'best_latents', 'paper_filter', 'residue_identity', 'versus_identity', 'concepts_per_latent', 'summarize',
+           'heldout_pairs']
 
 # %% ../nbs/10_enrich.ipynb #59cdaea9
 COLUMNS = ['latent', 'concept', 'threshold', 'TP', 'FP', 'FN', 'precision', 'recall', 'F1',
@@ -727,6 +728,58 @@ def best_latents(table:pd.DataFrame, # an `enrichment` table
 def paper_filter(table:pd.DataFrame, min_precision:float=0.8, min_recall:float=0.8)->pd.DataFrame:
     "Rows passing the paper's rule: precision ≥ `min_precision` and recall ≥ `min_recall`."
     return table[(table.precision >= min_precision) & (table.recall >= min_recall)].reset_index(drop=True)
+
+# %% ../nbs/10_enrich.ipynb #87a70193
+def _row_residues(index:pd.MultiIndex, # rows (protein, pos)
+                  proteins, # `Protein` or (id, seq), any order
+                 )->np.ndarray:
+    "The amino acid of every row, as a (n,) array of 1-character str."
+    seqs = {str(k): v for k, v in as_pairs(proteins, 'residue_identity')}
+    _check_covers(index, seqs)
+    names = list(seqs); start = pd.Series(np.cumsum([0] + [len(seqs[n]) for n in names[:-1]]), index=names)
+    flat = np.frombuffer(''.join(seqs[n] for n in names).encode(), np.uint8)
+    at = start.reindex(np.asarray(index.get_level_values(0)).astype(str)).to_numpy() + np.asarray(index.get_level_values(1))
+    return flat[at.astype(np.int64)].view('S1').astype('U1')
+
+def _identity(labels:pd.DataFrame, aa:np.ndarray, use:dict|None=None)->pd.DataFrame:
+    "Per concept, the best single-amino-acid detector (highest F1, ties alphabetical; `use`: {concept: amino acid} instead) given the row residues `aa`."
+    A = (aa[:, None] == np.array(list(STANDARD_AA))[None]).astype(np.int64)   # (n, 20) one-hot
+    Y = (labels.to_numpy() != 0).astype(np.int64)                              # (n, c)
+    tp = A.T @ Y                                                                # (20, c)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        P = np.nan_to_num(tp / A.sum(0)[:, None]); R = np.nan_to_num(tp / Y.sum(0)[None]); F = np.nan_to_num(2 * P * R / (P + R))
+    j, c = F.argmax(0), np.arange(Y.shape[1])
+    for k, name in enumerate(labels.columns):
+        if name in (use or {}):
+            if use[name] not in STANDARD_AA: raise ValueError(f"{name!r}: {use[name]!r} is not one of the 20 amino acids {STANDARD_AA}")
+            j[k] = STANDARD_AA.index(use[name])
+    return pd.DataFrame({'aa': np.array(list(STANDARD_AA))[j], 'precision': P[j, c], 'recall': R[j, c], 'F1': F[j, c]},
+                        index=pd.Index(labels.columns, name='concept'))
+
+def residue_identity(labels:pd.DataFrame, # residue × concept (bool or instance ids), rows (protein, pos)
+                     proteins, # the proteins of those rows (`Protein` or (id, seq)), any order
+                    )->pd.DataFrame:
+    "Per concept, the amino acid whose residues best predict it (highest F1; ties: alphabetical): aa, precision, recall, F1."
+    return _identity(labels, _row_residues(labels.index, proteins))
+
+# %% ../nbs/10_enrich.ipynb #1a4dd187
+def versus_identity(best:pd.DataFrame, # `best_latents` rows: concept, latent, threshold, precision, recall, F1
+                    latents, # `LatentActs`, scipy.sparse or dense (n_residues, d_sae), rows as `labels`
+                    labels:pd.DataFrame, # residue × concept (bool or instance ids), rows (protein, pos)
+                    proteins, # the proteins of those rows (`Protein` or (id, seq)), any order
+                    aa:dict|None=None, # {concept: amino acid} to compare with instead of the best detector, e.g. {'zn_fing': 'C'}
+                   )->pd.DataFrame:
+    "Each concept's best latent beside its best single-amino-acid detector (`identity_*`), and the latent's precision on that amino acid's residues (`precision_on_aa`)."
+    X, index, _ = _as_latents(latents)
+    _check_alignment(X.shape[0], len(labels), index, labels.index)
+    res = _row_residues(labels.index, proteins)
+    out = best.set_index('concept')[['latent', 'threshold', 'precision', 'recall', 'F1']].join(_identity(labels, res, aa).add_prefix('identity_'))
+    on_aa = []
+    for c, r in out.iterrows():
+        if c not in labels.columns: on_aa.append(np.nan); continue
+        fires = (X[:, [int(r.latent)]].toarray().ravel() > r.threshold) & (res == r.identity_aa)
+        on_aa.append(float((fires & (labels[c].to_numpy() != 0)).sum() / fires.sum()) if fires.any() else 0.)
+    return out.assign(precision_on_aa=on_aa)
 
 # %% ../nbs/10_enrich.ipynb #b6cc0717
 def concepts_per_latent(table:pd.DataFrame, # an `enrichment` table

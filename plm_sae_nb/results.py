@@ -12,12 +12,14 @@ import matplotlib.pyplot as plt
 import scipy.sparse as sp
 from fastcore.basics import patch
 from .core import atomic_write, residue_index
-from .enrich import best_latents, summarize, top_examples
+from .enrich import best_latents, summarize, top_examples, versus_identity
+from .uniprot import label_matrix
 from .structure import Structure, StructureMismatchError, StructureNotAvailable, _ACC_RE, color_structure, load_structure, viewer_html
 from .viz import check_latent, _latent_rows, activation_histogram, best_per_pair, consensus, f1_heatmap, logo, logo_matrix, pr_scatter, residue_html, steering_curve, top_examples_table, volcano
 
 # %% auto #0
-__all__ = ['Run', 'save_latents', 'load_latents', 'load_run', 'planted_run', 'LatentCard', 'describe', 'latent_choices', 'report']
+__all__ = ['IDENTITY_COLS', 'Run', 'save_latents', 'load_latents', 'load_run', 'planted_run', 'LatentCard', 'describe',
+           'latent_choices', 'report']
 
 # %% ../nbs/14_results.ipynb #37d16481
 class Run:
@@ -481,6 +483,26 @@ def _concept_card(run:Run, concept, lat:int, js_done:bool, fetch_structures:bool
     parts.append('</div>')
     return parts, js_done
 
+# %% ../nbs/14_results.ipynb #e697b19e
+IDENTITY_COLS = ['identity_aa', 'identity_F1', 'identity_precision', 'precision_on_aa']   # `enrich.versus_identity` columns the report shows
+
+def _concepts_table(run:Run, best:pd.DataFrame)->str:
+    "HTML table of the best latent per concept, beside each concept's best single-amino-acid detector where the run's proteins carry its labels."
+    prots = [run.proteins[p] for p in run.ids]
+    concepts = (run.config.get('enrich') or {}).get('concepts') if isinstance(run.config.get('enrich'), dict) else None
+    labels = label_matrix(prots, **({'concepts': concepts} if concepts else {}))   # as the enrich step labels them
+    known = best[best.concept.isin(labels.columns)]
+    if len(known):
+        vs = versus_identity(known, run.latents, labels.reindex(run.index, fill_value=0), prots)
+        best = best.merge(vs[IDENTITY_COLS].reset_index(), on='concept', how='left')
+    cols = [c for c in ['concept','latent','threshold','precision','recall','F1','q_value','auroc'] + IDENTITY_COLS if c in best.columns]
+    cell = lambda v: '–' if isinstance(v, float) and np.isnan(v) else f"{v:.3g}" if isinstance(v, float) else html.escape(str(v))
+    note = ("<p class=\"note\">identity: the single amino acid whose residues best predict the concept, with its F1 and precision "
+            "as a detector; precision_on_aa: the latent's precision on that amino acid's residues. A latent above "
+            "identity_precision there reads context, not residue identity.</p>") if 'precision_on_aa' in cols else ''
+    return ('<table><tr>' + ''.join(f'<th>{c}</th>' for c in cols) + '</tr>' +
+            ''.join('<tr>' + ''.join(f'<td>{cell(r[c])}</td>' for c in cols) + '</tr>' for _, r in best.iterrows()) + '</table>' + note)
+
 # %% ../nbs/14_results.ipynb #c7bf7b95
 def report(run, # a `Run` or a run directory
            out=None, # output file (default: run_dir/report.html)
@@ -503,10 +525,7 @@ def report(run, # a `Run` or a run directory
     js_done = False
     if run.table is not None and len(run.table):
         best = best_latents(run.table).sort_values('F1', ascending=False, kind='stable').head(max_concepts)
-        cols = [c for c in ['concept','latent','threshold','precision','recall','F1','q_value','auroc'] if c in best.columns]
-        parts.append('<section id="concepts"><h2>Best latent per concept</h2><table><tr>' + ''.join(f'<th>{c}</th>' for c in cols) + '</tr>' +
-                     ''.join('<tr>' + ''.join(f'<td>{(f"{r[c]:.3g}" if isinstance(r[c], float) else html.escape(str(r[c])))}</td>' for c in cols) + '</tr>'
-                             for _,r in best.iterrows()) + '</table>')
+        parts.append('<section id="concepts"><h2>Best latent per concept</h2>' + _concepts_table(run, best))
         for _,r in best.iterrows():
             card, js_done = _concept_card(run, r['concept'], int(r['latent']), js_done, fetch_structures)
             parts.extend(card)
