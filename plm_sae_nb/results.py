@@ -497,7 +497,7 @@ def _concepts_table(run:Run, best:pd.DataFrame)->str:
         best = best.merge(vs[IDENTITY_COLS].reset_index(), on='concept', how='left')
     cols = [c for c in ['concept','latent','threshold','precision','recall','F1','q_value','auroc'] + IDENTITY_COLS if c in best.columns]
     cell = lambda v: '–' if isinstance(v, float) and np.isnan(v) else f"{v:.3g}" if isinstance(v, float) else html.escape(str(v))
-    note = ("<p class=\"note\">identity: the single amino acid whose residues best predict the concept, with its F1 and precision "
+    note = ("<p style=\"font-size:12px;color:#555;max-width:60em\">identity: the single amino acid whose residues best predict the concept, with its F1 and precision "
             "as a detector; precision_on_aa: the latent's precision on that amino acid's residues. A latent above "
             "identity_precision there reads context, not residue identity.</p>") if 'precision_on_aa' in cols else ''
     return ('<table><tr>' + ''.join(f'<th>{c}</th>' for c in cols) + '</tr>' +
