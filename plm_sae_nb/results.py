@@ -494,8 +494,8 @@ def _concepts_table(run:Run, best:pd.DataFrame)->str:
     known = best[best.concept.isin(labels.columns)]
     if len(known):
         vs = versus_identity(known, run.latents, labels.reindex(run.index, fill_value=0), prots)
-        best = best.merge(vs[IDENTITY_COLS].reset_index(), on='concept', how='left')
-    cols = [c for c in ['concept','latent','threshold','precision','recall','F1','q_value','auroc'] + IDENTITY_COLS if c in best.columns]
+        best = best.merge(vs[_IDENTITY_COLS].reset_index(), on='concept', how='left')
+    cols = [c for c in ['concept','latent','threshold','precision','recall','F1','q_value','auroc'] + _IDENTITY_COLS if c in best.columns]
     cell = lambda v: '–' if isinstance(v, float) and np.isnan(v) else f"{v:.3g}" if isinstance(v, float) else html.escape(str(v))
     note = ("<p style=\"font-size:12px;color:#555;max-width:60em\">identity: the single amino acid whose residues best predict the concept, with its F1 and precision "
             "as a detector; precision_on_aa: the latent's precision on that amino acid's residues. A latent above "
