@@ -18,8 +18,7 @@ from .structure import Structure, StructureMismatchError, StructureNotAvailable,
 from .viz import check_latent, _latent_rows, activation_histogram, best_per_pair, consensus, f1_heatmap, logo, logo_matrix, pr_scatter, residue_html, steering_curve, top_examples_table, volcano
 
 # %% auto #0
-__all__ = ['IDENTITY_COLS', 'Run', 'save_latents', 'load_latents', 'load_run', 'planted_run', 'LatentCard', 'describe',
-           'latent_choices', 'report']
+__all__ = ['Run', 'save_latents', 'load_latents', 'load_run', 'planted_run', 'LatentCard', 'describe', 'latent_choices', 'report']
 
 # %% ../nbs/14_results.ipynb #37d16481
 class Run:
@@ -484,7 +483,7 @@ def _concept_card(run:Run, concept, lat:int, js_done:bool, fetch_structures:bool
     return parts, js_done
 
 # %% ../nbs/14_results.ipynb #e697b19e
-IDENTITY_COLS = ['identity_aa', 'identity_F1', 'identity_precision', 'precision_on_aa']   # `enrich.versus_identity` columns the report shows
+_IDENTITY_COLS = ['identity_aa', 'identity_F1', 'identity_precision', 'precision_on_aa']   # `enrich.versus_identity` columns the report shows
 
 def _concepts_table(run:Run, best:pd.DataFrame)->str:
     "HTML table of the best latent per concept, beside each concept's best single-amino-acid detector where the run's proteins carry its labels."
