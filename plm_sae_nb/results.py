@@ -13,7 +13,6 @@ import scipy.sparse as sp
 from fastcore.basics import patch
 from .core import atomic_write, residue_index
 from .enrich import best_latents, summarize, top_examples, versus_identity
-from .uniprot import label_matrix
 from .structure import Structure, StructureMismatchError, StructureNotAvailable, _ACC_RE, color_structure, load_structure, viewer_html
 from .viz import check_latent, _latent_rows, activation_histogram, best_per_pair, consensus, f1_heatmap, logo, logo_matrix, pr_scatter, residue_html, steering_curve, top_examples_table, volcano
 
@@ -485,14 +484,20 @@ def _concept_card(run:Run, concept, lat:int, js_done:bool, fetch_structures:bool
 # %% ../nbs/14_results.ipynb #e697b19e
 _IDENTITY_COLS = ['identity_aa', 'identity_F1', 'identity_precision', 'precision_on_aa']   # `enrich.versus_identity` columns the report shows
 
+def _span_labels(run:Run)->pd.DataFrame:
+    "Residue × concept labels (bool) of the run's rows from its proteins' feature spans, the spans the viewers underline."
+    names = sorted({c for p in run.ids for *_, c in run.spans(p)}); col = {c: j for j, c in enumerate(names)}
+    Y = np.zeros((len(run.index), len(names)), bool)
+    for p, (s, e) in run._rows.items():
+        for st, en, c in run.spans(p): Y[s + max(st, 0):s + min(en, e - s), col[c]] = True
+    return pd.DataFrame(Y, index=run.index, columns=names)
+
 def _concepts_table(run:Run, best:pd.DataFrame)->str:
     "HTML table of the best latent per concept, beside each concept's best single-amino-acid detector where the run's proteins carry its labels."
-    prots = [run.proteins[p] for p in run.ids]
-    concepts = (run.config.get('enrich') or {}).get('concepts') if isinstance(run.config.get('enrich'), dict) else None
-    labels = label_matrix(prots, **({'concepts': concepts} if concepts else {}))   # as the enrich step labels them
+    labels = _span_labels(run)
     known = best[best.concept.isin(labels.columns)]
     if len(known):
-        vs = versus_identity(known, run.latents, labels.reindex(run.index, fill_value=0), prots)
+        vs = versus_identity(known, run.latents, labels, [run.proteins[p] for p in run.ids])
         best = best.merge(vs[_IDENTITY_COLS].reset_index(), on='concept', how='left')
     cols = [c for c in ['concept','latent','threshold','precision','recall','F1','q_value','auroc'] + _IDENTITY_COLS if c in best.columns]
     cell = lambda v: '–' if isinstance(v, float) and np.isnan(v) else f"{v:.3g}" if isinstance(v, float) else html.escape(str(v))
