@@ -14,7 +14,7 @@ Deterministic from `--seed` at a fixed `--threads`. Run from the repository root
     python tools/train_planted_esm.py --out plm_sae_nb/weights
 
 `--sdpa` trains with fair-esm's attention computed by torch's `scaled_dot_product_attention`: the
-same function (logits equal to 1e-4, gradients to 1e-6 relative; `tests/test_tools.py`), about
+same function (`tests/test_tools.py` checks logits to 1e-4 and gradients to 1e-4 relative), about
 twice as fast on CPU, but not bit-identical, so the shipped card's commands (without it) are what
 reproduce the shipped weights.
 """
