@@ -29,7 +29,7 @@ def _residues(model, tokens:Tensor)->tuple[Tensor, Tensor]:
 
 # %% ../nbs/11_steering.ipynb #182c9a5d
 def _check_steer(model, sae, latents, value, mode, positions):
-    "Validate `steer`'s arguments; return `(latent list, value tensor, positions tensor or None)`."
+    "Validate `steer`'s arguments; return `(latent list, value tensor, positions tensor, 'masked' or None)`."
     cfg = getattr(sae, 'cfg', None)
     if cfg is None or not hasattr(cfg, 'd_in') or not hasattr(cfg, 'd_sae'): raise ValueError(f"sae must have .cfg.d_in and .cfg.d_sae (an SAE from plm_sae_nb.sae), got {type(sae).__name__}")
     d_in, d_sae = int(cfg.d_in), int(cfg.d_sae)
@@ -46,7 +46,10 @@ def _check_steer(model, sae, latents, value, mode, positions):
     if val.numel() not in (1, len(lat)): raise ValueError(f"steer: {val.numel()} values for {len(lat)} latents (give one, or one per latent)")
     if not torch.isfinite(val).all(): raise ValueError(f"steer: non-finite value {value!r}")
     pos = None
-    if positions is not None:
+    if isinstance(positions, str):
+        if positions != 'masked': raise ValueError(f"steer: positions={positions!r}; expected residue indices, 'masked' or None")
+        pos = positions
+    elif positions is not None:
         pos = [positions] if isinstance(positions, (int, np.integer)) else list(positions)
         for p in pos:
             if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0:
@@ -62,7 +65,7 @@ def steer(model:nn.Module, # a fair-esm ESM-2
           latents:int|list, # latent index, or several
           value:float|list, # the clamp value / added amount / scale factor: one, or one per latent
           mode:str='clamp', # 'clamp' (z_j = v), 'add' (z_j += v) or 'scale' (z_j *= v)
-          positions:list|None=None, # 0-based residue indices to edit (None: every residue; BOS/EOS/padding never)
+          positions:list|str|None=None, # 0-based residue indices to edit, 'masked' (the <mask> tokens only) or None (every residue; BOS/EOS/padding never)
           keep_error:bool=True, # add back the SAE error x - dec(enc(x)) (True) or splice the SAE in (False)
           force:bool=False, # steer even if the SAE was trained on another model or layer
          ):
@@ -78,7 +81,9 @@ def steer(model:nn.Module, # a fair-esm ESM-2
     val = val.to(dtype=dt, device=dev)
     def edit(h, tokens):
         is_res, idx = _residues(model, tokens)
-        sel = is_res if pos is None else is_res & torch.isin(idx, pos.to(idx.device))
+        if pos is None: sel = is_res
+        elif isinstance(pos, str): sel = is_res & (tokens == model.mask_idx)   # 'masked': the positions being generated
+        else: sel = is_res & torch.isin(idx, pos.to(idx.device))
         if not sel.any(): return h
         x = h[sel].to(dtype=dt, device=dev)  # (n, d_in): only the edited residues
         if getattr(sae.cfg, 'token_norm', None) is not None:  # per-token normalising SAEs decode with the encoder's norm
@@ -420,7 +425,7 @@ def steering_trial(model:nn.Module, # a fair-esm ESM-2
                    n:int=180, # sequences per arm (the paper: 180 steered trials)
                    length:int|None=100, # generated length (or give `template`)
                    mode:str='clamp', # 'clamp', 'add' or 'scale'
-                   positions:list|None=None, # residue positions to edit (None: all)
+                   positions:list|str|None=None, # residue positions to edit, 'masked' or None (all)
                    keep_error:bool=True, # keep the SAE error term
                    seed:int=0, # steered seed; the baseline uses seed + 1
                    baseline:list[str]|None=None, # precomputed baseline sequences (reused across a sweep)

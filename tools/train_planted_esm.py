@@ -15,8 +15,8 @@ Deterministic from `--seed` at a fixed `--threads`. Run from the repository root
 
 `--sdpa` trains with fair-esm's attention computed by torch's `scaled_dot_product_attention`: the
 same function (`tests/test_tools.py` checks logits to 1e-4 and gradients to 1e-4 relative), about
-twice as fast on CPU, but not bit-identical, so the shipped card's commands (without it) are what
-reproduce the shipped weights.
+twice as fast on CPU, but not bit-identical: the shipped weights were trained with it, and the card's
+`stages[].command` (each with `--sdpa`) reproduce them.
 """
 from __future__ import annotations
 import argparse, contextlib, json, math, subprocess, sys, time
