@@ -7,6 +7,9 @@ sampler (same template, order and Gibbs settings; seeds 0 and 1), PS00028 hits w
 intervals, the ratio of the rates and the two-sided Fisher p. The issue's target is a steered rate
 >= 25%, >= 4x the baseline, p < 1e-6.
 
+`positions='masked'` writes the latent only where the model is being asked to write (the `<mask>`
+tokens of each pass); the residues already placed read the unedited stream.
+
     python benchmarks/steer_organism.py [--n 100] [--threads 2]
 """
 import argparse, tempfile, time
@@ -21,6 +24,8 @@ SETTINGS = [  # name, clamp (x max), generate arguments
     ('all-mask 60, Gibbs 4 rounds, blocks of 2', 2, dict(length=60, gibbs_rounds=4, gibbs_block=2, per_step=4)),
     ('one C placed, 60, Gibbs 4, blocks of 2', 2, dict(template=SEED_C, gibbs_rounds=4, gibbs_block=2, per_step=4)),
     ('one C placed, 60, Gibbs 4, one at a time', 2, dict(template=SEED_C, gibbs_rounds=4, per_step=4)),
+    ('all-mask 60, Gibbs 4, blocks of 2, clamp on the masked tokens only', 1, dict(length=60, gibbs_rounds=4, gibbs_block=2, per_step=4, positions='masked')),
+    ('all-mask 60, Gibbs 4, blocks of 2, clamp on the masked tokens only', 2, dict(length=60, gibbs_rounds=4, gibbs_block=2, per_step=4, positions='masked')),
 ]
 
 if __name__ == '__main__':
