@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import scipy.sparse as sp
 from fastcore.basics import patch
 from .core import atomic_write, residue_index
+from .uniprot import _as_feature, label_matrix
 from .enrich import best_latents, summarize, top_examples, versus_identity
 from .structure import Structure, StructureMismatchError, StructureNotAvailable, _ACC_RE, color_structure, load_structure, viewer_html
 from .viz import check_latent, _latent_rows, activation_histogram, best_per_pair, consensus, f1_heatmap, logo, logo_matrix, pr_scatter, residue_html, steering_curve, top_examples_table, volcano
@@ -86,11 +87,9 @@ def acts(self:Run, protein:str, latent:int)->np.ndarray:
 
 # %% ../nbs/14_results.ipynb #ad4d410e
 def _feature_spans(p)->list:
-    out = []
-    for f in (p.meta or {}).get('features', []) or []:
-        if isinstance(f, dict): out.append((int(f['start']), int(f['end']), str(f['type']).lower()))
-        else: out.append((int(f.start), int(f.end), str(f.type).lower()))
-    return out
+    "(start, end, concept) of each feature of `p` with both bounds known (a `Feature` or a plain dict, see `uniprot._as_feature`)."
+    fs = [_as_feature(f, p.id) for f in (p.meta or {}).get('features', []) or []]
+    return [(f.start, f.end, f.type.lower()) for f in fs if f.start is not None and f.end is not None]
 
 # %% ../nbs/14_results.ipynb #4986a47f
 @patch
@@ -484,17 +483,9 @@ def _concept_card(run:Run, concept, lat:int, js_done:bool, fetch_structures:bool
 # %% ../nbs/14_results.ipynb #e697b19e
 _IDENTITY_COLS = ['identity_aa', 'identity_F1', 'identity_precision', 'precision_on_aa']   # `enrich.versus_identity` columns the report shows
 
-def _span_labels(run:Run)->pd.DataFrame:
-    "Residue × concept labels (bool) of the run's rows from its proteins' feature spans, the spans the viewers underline."
-    names = sorted({c for p in run.ids for *_, c in run.spans(p)}); col = {c: j for j, c in enumerate(names)}
-    Y = np.zeros((len(run.index), len(names)), bool)
-    for p, (s, e) in run._rows.items():
-        for st, en, c in run.spans(p): Y[s + max(st, 0):s + min(en, e - s), col[c]] = True
-    return pd.DataFrame(Y, index=run.index, columns=names)
-
 def _concepts_table(run:Run, best:pd.DataFrame)->str:
     "HTML table of the best latent per concept, beside each concept's best single-amino-acid detector where the run's proteins carry its labels."
-    labels = _span_labels(run)
+    labels = label_matrix([run.proteins[p] for p in run.ids])   # the rows of a run are its proteins' residues, in order
     known = best[best.concept.isin(labels.columns)]
     if len(known):
         vs = versus_identity(known, run.latents, labels, [run.proteins[p] for p in run.ids])

@@ -179,12 +179,29 @@ class SparseLabels:
     def shape(self): return self.matrix.shape
     def to_frame(self)->pd.DataFrame: return pd.DataFrame(self.matrix.toarray(), index=self.index, columns=self.columns)
 
+# %% ../nbs/01_uniprot.ipynb #dd323e3e
+def _as_feature(f, # a `Feature`, or a dict with 'type', 'start', 'end' (0-based, half-open) and optionally other `Feature` fields
+                pid=None, # the protein's id, for errors
+               )->Feature:
+    "`f` as a `Feature`: features read from another tool's JSON arrive as plain dicts; keys that are not `Feature` fields become qualifiers."
+    if isinstance(f, Feature): return f
+    if not isinstance(f, dict): raise TypeError(f"protein {pid!r}: feature {f!r} is neither a Feature nor a dict")
+    miss = [k for k in ('type', 'start', 'end') if k not in f]
+    if miss: raise ValueError(f"protein {pid!r}: feature {f!r} has no {', '.join(map(repr, miss))}")
+    names = set(Feature.__dataclass_fields__)
+    kw = {k: v for k, v in f.items() if k in names}
+    kw['type'] = str(kw['type']).upper()
+    for k in ('start', 'end'): kw[k] = None if kw[k] is None else int(kw[k])
+    kw['qualifiers'] = {**(kw.get('qualifiers') or {}), **{k: v for k, v in f.items() if k not in names}}
+    return Feature(**kw)
+
 # %% ../nbs/01_uniprot.ipynb #4524d179
 def _placeable(proteins, features_key):
     "Flat arrays over all features with both bounds known: protein index, start, end (clipped at a '>' end), bond, type; and the Features."
     pi, st, en, bd, ty, objs = [], [], [], [], [], []
     for i, p in enumerate(proteins):
         for f in p.meta.get(features_key, None) or []:
+            f = _as_feature(f, p.id)
             if f.start is None or f.end is None: continue
             L = len(p.sequence)
             if f.end > L and not (f.end_fuzzy == '>' or f.start_fuzzy == '>'):
@@ -195,7 +212,7 @@ def _placeable(proteins, features_key):
 # %% ../nbs/01_uniprot.ipynb #e6ba3b6b
 def _concept_specs(proteins, concepts, features_key)->list:
     "(column name, feature type or None, predicate or None) of each concept; `concepts=None`: every type present."
-    if concepts is None: concepts = sorted({p_.type.lower() for p in proteins for p_ in (p.meta.get(features_key, None) or [])})
+    if concepts is None: concepts = sorted({_as_feature(f, p.id).type.lower() for p in proteins for f in (p.meta.get(features_key, None) or [])})
     items = concepts.items() if isinstance(concepts, dict) else [(None, c) for c in concepts]
     specs = [] # (name, type or None, predicate or None)
     for name, c in items:
