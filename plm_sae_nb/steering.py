@@ -27,9 +27,28 @@ def _residues(model, tokens:Tensor)->tuple[Tensor, Tensor]:
     is_res = ~((tokens == model.cls_idx) | (tokens == model.eos_idx) | (tokens == model.padding_idx))
     return is_res, is_res.long().cumsum(1) - 1
 
+# %% ../nbs/11_steering.ipynb #b2d1f6e3
+def _position_selector(model, # the fair-esm ESM-2 (its special and mask token ids)
+                       positions, # 0-based residue indices, 'masked' or None (every residue)
+                      ):
+    "Validate `positions`; return `select(tokens) -> (B, T) bool`, the tokens `steer` edits (never BOS/EOS/padding)."
+    if positions is None: return lambda tokens: _residues(model, tokens)[0]
+    if isinstance(positions, str):
+        if positions != 'masked': raise ValueError(f"steer: positions={positions!r}; expected residue indices, 'masked' or None")
+        return lambda tokens: _residues(model, tokens)[0] & (tokens == model.mask_idx)   # the positions being generated
+    pos = [positions] if isinstance(positions, (int, np.integer)) else list(positions)
+    for p in pos:
+        if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0:
+            raise ValueError(f"steer: position {p!r} is not a 0-based residue index (non-negative int)")
+    pos = torch.as_tensor(pos, dtype=torch.long)
+    def select(tokens):
+        is_res, idx = _residues(model, tokens)
+        return is_res & torch.isin(idx, pos.to(idx.device))
+    return select
+
 # %% ../nbs/11_steering.ipynb #182c9a5d
 def _check_steer(model, sae, latents, value, mode, positions):
-    "Validate `steer`'s arguments; return `(latent list, value tensor, positions tensor, 'masked' or None)`."
+    "Validate `steer`'s arguments; return `(latent list, value tensor, token selector)`."
     cfg = getattr(sae, 'cfg', None)
     if cfg is None or not hasattr(cfg, 'd_in') or not hasattr(cfg, 'd_sae'): raise ValueError(f"sae must have .cfg.d_in and .cfg.d_sae (an SAE from plm_sae_nb.sae), got {type(sae).__name__}")
     d_in, d_sae = int(cfg.d_in), int(cfg.d_sae)
@@ -45,17 +64,7 @@ def _check_steer(model, sae, latents, value, mode, positions):
     val = torch.as_tensor(value, dtype=torch.float32).flatten()
     if val.numel() not in (1, len(lat)): raise ValueError(f"steer: {val.numel()} values for {len(lat)} latents (give one, or one per latent)")
     if not torch.isfinite(val).all(): raise ValueError(f"steer: non-finite value {value!r}")
-    pos = None
-    if isinstance(positions, str):
-        if positions != 'masked': raise ValueError(f"steer: positions={positions!r}; expected residue indices, 'masked' or None")
-        pos = positions
-    elif positions is not None:
-        pos = [positions] if isinstance(positions, (int, np.integer)) else list(positions)
-        for p in pos:
-            if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0:
-                raise ValueError(f"steer: position {p!r} is not a 0-based residue index (non-negative int)")
-        pos = torch.as_tensor(pos, dtype=torch.long)
-    return [int(l) for l in lat], val, pos
+    return [int(l) for l in lat], val, _position_selector(model, positions)
 
 # %% ../nbs/11_steering.ipynb #b72f3486
 @contextlib.contextmanager
@@ -70,7 +79,7 @@ def steer(model:nn.Module, # a fair-esm ESM-2
           force:bool=False, # steer even if the SAE was trained on another model or layer
          ):
     "Context manager: inside it, `model`'s forward passes see the SAE latents `latents` edited at `layer`."
-    lat, val, pos = _check_steer(model, sae, latents, value, mode, positions)
+    lat, val, select = _check_steer(model, sae, latents, value, mode, positions)
     prov = getattr(sae, 'provenance', None)
     conv = getattr(prov, 'convention', None) or 'esm'
     if prov is not None and not force: check_provenance(sae, Provenance.of_model(model, layer, conv), f"the model at layer {layer}")
@@ -80,10 +89,7 @@ def steer(model:nn.Module, # a fair-esm ESM-2
     dt, dev = (p0.dtype, p0.device) if p0 is not None else (torch.float32, None)
     val = val.to(dtype=dt, device=dev)
     def edit(h, tokens):
-        is_res, idx = _residues(model, tokens)
-        if pos is None: sel = is_res
-        elif isinstance(pos, str): sel = is_res & (tokens == model.mask_idx)   # 'masked': the positions being generated
-        else: sel = is_res & torch.isin(idx, pos.to(idx.device))
+        sel = select(tokens)   # (B, T) bool: the tokens to edit
         if not sel.any(): return h
         x = h[sel].to(dtype=dt, device=dev)  # (n, d_in): only the edited residues
         if getattr(sae.cfg, 'token_norm', None) is not None:  # per-token normalising SAEs decode with the encoder's norm
