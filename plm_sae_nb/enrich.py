@@ -769,7 +769,7 @@ def versus_identity(best:pd.DataFrame, # `best_latents` rows: concept, latent, t
                     proteins, # the proteins of those rows (`Protein` or (id, seq)), any order
                     aa:dict|None=None, # {concept: amino acid} to compare with instead of the best detector, e.g. {'zn_fing': 'C'}
                    )->pd.DataFrame:
-    "Each concept's best latent beside its best single-amino-acid detector (`identity_*`), and the latent's precision on that amino acid's residues (`precision_on_aa`)."
+    "Each concept's best latent beside its best single-amino-acid detector (`identity_*`), and the latent's precision on that amino acid's residues (`precision_on_aa`; NaN where it fires on none)."
     X, index, _ = _as_latents(latents)
     _check_alignment(X.shape[0], len(labels), index, labels.index)
     res = _row_residues(labels.index, proteins)
@@ -778,7 +778,7 @@ def versus_identity(best:pd.DataFrame, # `best_latents` rows: concept, latent, t
     for c, r in out.iterrows():
         if c not in labels.columns: on_aa.append(np.nan); continue
         fires = (X[:, [int(r.latent)]].toarray().ravel() > r.threshold) & (res == r.identity_aa)
-        on_aa.append(float((fires & (labels[c].to_numpy() != 0)).sum() / fires.sum()) if fires.any() else 0.)
+        on_aa.append(float((fires & (labels[c].to_numpy() != 0)).sum() / fires.sum()) if fires.any() else np.nan)   # fires on none of them: undefined
     return out.assign(precision_on_aa=on_aa)
 
 # %% ../nbs/10_enrich.ipynb #b6cc0717
