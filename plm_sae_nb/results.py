@@ -89,7 +89,7 @@ def acts(self:Run, protein:str, latent:int)->np.ndarray:
 def _feature_spans(p)->list:
     "(start, end, concept) of each feature of `p` with both bounds known (a `Feature` or a plain dict, see `uniprot._as_feature`)."
     fs = [_as_feature(f, p.id) for f in (p.meta or {}).get('features', []) or []]
-    return [(f.start, f.end, f.type.lower()) for f in fs if f.start is not None and f.end is not None]
+    return [(int(f.start), int(f.end), f.type.lower()) for f in fs if f.start is not None and f.end is not None]
 
 # %% ../nbs/14_results.ipynb #4986a47f
 @patch
