@@ -485,10 +485,11 @@ _IDENTITY_COLS = ['identity_aa', 'identity_F1', 'identity_precision', 'precision
 
 def _concepts_table(run:Run, best:pd.DataFrame)->str:
     "HTML table of the best latent per concept, beside each concept's best single-amino-acid detector where the run's proteins carry its labels."
-    labels = label_matrix([run.proteins[p] for p in run.ids])   # the rows of a run are its proteins' residues, in order
+    prots = [run.proteins[p] for p in run.ids]
+    labels = label_matrix(prots)   # the rows of a run are its proteins' residues, in order
     known = best[best.concept.isin(labels.columns)]
     if len(known):
-        vs = versus_identity(known, run.latents, labels, [run.proteins[p] for p in run.ids])
+        vs = versus_identity(known, run.latents, labels, prots)
         best = best.merge(vs[_IDENTITY_COLS].reset_index(), on='concept', how='left')
     cols = [c for c in ['concept','latent','threshold','precision','recall','F1','q_value','auroc'] + _IDENTITY_COLS if c in best.columns]
     cell = lambda v: '–' if isinstance(v, float) and np.isnan(v) else f"{v:.3g}" if isinstance(v, float) else html.escape(str(v))
