@@ -19,7 +19,7 @@ _API = { # module: its public names, in the order the method meets them
                   planted_dataset planted_activations atom_recovery masked_predictions grammar_scores
                   foreign_fingers ZF_STYLES''',
     'esm': '''ESM2_ARCHS PLANTED_ESM ESM_URL CONVENTIONS random_esm planted_card load_esm to_hf edit_residual
-              esm2_forward weights_fingerprint Provenance check_provenance''',
+              sdpa_attention esm2_forward weights_fingerprint Provenance check_provenance''',
     'store': '''ActivationStore''',
     'extractor': '''default_max_tokens token_batches assemble_rows extract''',
     'layers': '''nn_distances TwoNNResult twonn manifold_sample plot_twonn_fit twonn_scale plot_id_scale

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_esm.ipynb #eb97797f
 from __future__ import annotations
-import argparse, contextlib, dataclasses, functools, hashlib, importlib, importlib.resources, json, os, re, socket, urllib.request, urllib.error, warnings
+import argparse, contextlib, dataclasses, functools, types, hashlib, importlib, importlib.resources, json, os, re, socket, urllib.request, urllib.error, warnings
 from pathlib import Path
 import torch, esm
 import torch.nn.functional as F
@@ -12,11 +12,12 @@ from torch import nn, Tensor
 from tqdm.auto import tqdm
 from fastcore.basics import patch
 from safetensors.torch import load_file
+from esm.multihead_attention import MultiheadAttention
 from .core import atomic_open
 
 # %% auto #0
 __all__ = ['ESM2_ARCHS', 'PLANTED_ESM', 'ESM_URL', 'CONVENTIONS', 'random_esm', 'planted_card', 'load_esm', 'to_hf',
-           'edit_residual', 'esm2_forward', 'weights_fingerprint', 'Provenance', 'check_provenance']
+           'edit_residual', 'sdpa_attention', 'esm2_forward', 'weights_fingerprint', 'Provenance', 'check_provenance']
 
 # %% ../nbs/03_esm.ipynb #6e3937a2
 ESM2_ARCHS = { # fair-esm name: (num_layers, embed_dim, attention_heads)
@@ -364,6 +365,36 @@ def edit_residual(model:nn.Module, # a fair-esm ESM-2
     finally:
         for h in hooks: h.remove()
 
+# %% ../nbs/03_esm.ipynb #1a628ee3
+def _sdpa_forward(self, query, key=None, value=None, key_padding_mask=None, incremental_state=None, need_weights=True,
+                  static_kv=False, attn_mask=None, before_softmax=False, need_head_weights=False):
+    "fair-esm `MultiheadAttention.forward` for self-attention, by `F.scaled_dot_product_attention` (no weights returned); other calls go to fair-esm's."
+    if (incremental_state is not None or attn_mask is not None or before_softmax or need_head_weights
+        or self.bias_k is not None or self.add_zero_attn or key is not query or value is not query):
+        return MultiheadAttention.forward(self, query, key, value, key_padding_mask, incremental_state, need_weights,
+                                          static_kv, attn_mask, before_softmax, need_head_weights)
+    T, B, E = query.shape; H, hd = self.num_heads, self.head_dim
+    q, k, v = (p(query).contiguous().view(T, B * H, hd).transpose(0, 1) for p in (self.q_proj, self.k_proj, self.v_proj))  # (B·H, T, hd)
+    if self.rot_emb: q, k = self.rot_emb(q, k)
+    q, k = q.to(v.dtype), k.to(v.dtype)
+    keep = None if key_padding_mask is None else ~key_padding_mask.bool()[:, None, None, :]  # (B, 1, 1, T): True = attend
+    o = F.scaled_dot_product_attention(q.view(B, H, T, hd), k.view(B, H, T, hd), v.view(B, H, T, hd), attn_mask=keep,
+                                       dropout_p=self.dropout if self.training else 0.)  # (B, H, T, hd)
+    return self.out_proj(o.permute(2, 0, 1, 3).reshape(T, B, E)), None
+
+@contextlib.contextmanager
+def sdpa_attention(model:nn.Module, # a fair-esm ESM-2 (any module: its fair-esm attention modules are switched)
+                  ):
+    "Context manager: inside it, `model`'s fair-esm attention runs as one fused `scaled_dot_product_attention`."
+    mods = [m for m in model.modules() if isinstance(m, MultiheadAttention)]
+    saved = [m.__dict__.get('forward') for m in mods]  # an enclosing `sdpa_attention` of the same model
+    for m in mods: m.forward = types.MethodType(_sdpa_forward, m)
+    try: yield model
+    finally:
+        for m, f in zip(mods, saved):
+            if f is None: del m.forward
+            else: m.forward = f
+
 # %% ../nbs/03_esm.ipynb #c034d2c5
 CONVENTIONS = { # name: how the residual stream is computed
     'esm': "fair-esm's ESM2.forward (= Hugging Face EsmModel): embeddings × 0.88/(1 - mask fraction) (token dropout); the last layer after the final LayerNorm",
@@ -385,8 +416,6 @@ def _fair_forward(model, tokens, layers, convention):
 
 
 # %% ../nbs/03_esm.ipynb #4817394c
-def _rotate_half(x): x1, x2 = x.chunk(2, dim=-1); return torch.cat((-x2, x1), dim=-1)
-
 def _has_hooks(model):
     return any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
 
@@ -409,23 +438,12 @@ def esm2_forward(model:nn.Module, # a fair-esm ESM-2
         x = x * (1 - 0.15 * 0.8) / (1 - observed)[:, None, None]
     x = x * (~pad).unsqueeze(-1).type_as(x)
     out = {0: x} if 0 in layers else {}
-    B, T = tokens.shape; E, H = model.embed_dim, model.attention_heads; hd = E // H
-    inv_freq = model.layers[0].self_attn.rot_emb.inv_freq
-    freqs = torch.outer(torch.arange(T, device=x.device).type_as(inv_freq), inv_freq)
-    emb = torch.cat((freqs, freqs), dim=-1)
-    cos, sin = emb.cos(), emb.sin()
-    mask = (~pad)[:, None, None, :] if pad.any() else None
-    for i, blk in enumerate(model.layers[:max(layers)]):
-        att = blk.self_attn
-        h = blk.self_attn_layer_norm(x)
-        q, k, v = (proj(h).view(B, T, H, hd).transpose(1, 2) for proj in (att.q_proj, att.k_proj, att.v_proj))
-        q = (q * cos + _rotate_half(q) * sin).to(v.dtype)
-        k = (k * cos + _rotate_half(k) * sin).to(v.dtype)
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        x = x + att.out_proj(a.transpose(1, 2).reshape(B, T, E))
-        x = x + blk.fc2(F.gelu(blk.fc1(blk.final_layer_norm(x))))
-        if i + 1 in layers: out[i + 1] = x
-    if model.num_layers in layers and convention == 'esm': out[model.num_layers] = model.emb_layer_norm_after(x)
+    x, mask = x.transpose(0, 1), (pad if pad.any() else None)  # fair-esm's blocks take (T, B, E)
+    with sdpa_attention(model):
+        for i, blk in enumerate(model.layers[:max(layers)]):
+            x = blk(x, self_attn_padding_mask=mask)[0]
+            if i + 1 in layers: out[i + 1] = x.transpose(0, 1)
+    if model.num_layers in layers and convention == 'esm': out[model.num_layers] = model.emb_layer_norm_after(out[model.num_layers])
     return out
 
 

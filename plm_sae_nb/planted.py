@@ -11,6 +11,7 @@ from torch import Tensor
 from fastcore.basics import patch
 from .core import Protein, STANDARD_AA
 from .uniprot import Feature
+from .esm import sdpa_attention
 
 # %% auto #0
 __all__ = ['SWISSPROT_AA_FREQ', 'KYTE_DOOLITTLE', 'PS00028_REGEX', 'SEQUON_REGEX', 'ZF_STYLES', 'truncated_lognormal_cdf',
@@ -361,7 +362,7 @@ def masked_predictions(model, # a fair-esm ESM-2
         _, _, tok = bc([('', seqs[i]) for i, _ in chunk])
         hide = torch.zeros(tok.shape, dtype=torch.bool)
         for r, (i, g) in enumerate(chunk): hide[r, 1:len(seqs[i]) + 1] = torch.from_numpy(groups[i] == g)
-        with torch.no_grad(): logits = model(tok.masked_fill(hide, alphabet.mask_idx))['logits'][..., aa]
+        with torch.no_grad(), sdpa_attention(model): logits = model(tok.masked_fill(hide, alphabet.mask_idx))['logits'][..., aa]
         best = logits.argmax(-1)
         for r, (i, g) in enumerate(chunk):
             pos = np.flatnonzero(groups[i] == g); out[i][pos] = np.array(list(STANDARD_AA))[best[r, pos + 1].numpy()]

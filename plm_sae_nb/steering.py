@@ -10,7 +10,7 @@ from torch import nn, Tensor
 from tqdm.auto import tqdm
 from .core import ESM_AA, STANDARD_AA, progress_kw
 from .planted import KYTE_DOOLITTLE as KD20
-from .esm import Provenance, check_provenance, edit_residual
+from .esm import Provenance, check_provenance, edit_residual, sdpa_attention
 from .enrich import bh_qvalues
 
 # %% auto #0
@@ -236,7 +236,7 @@ def generate(model:nn.Module, # a fair-esm ESM-2
     n_gen = int((base == alphabet.mask_idx).sum())
     probs = lambda lg: _filter_logits(lg, temperature, top_k, top_p)
     out = []
-    with _steering_context(model, steering), tqdm(total=n * n_gen * (1 + gibbs_rounds), **progress_kw(progress), desc='generate', unit='res') as bar:
+    with _steering_context(model, steering), sdpa_attention(model), tqdm(total=n * n_gen * (1 + gibbs_rounds), **progress_kw(progress), desc='generate', unit='res') as bar:
         for b0 in range(0, n, batch_size):
             gens = [torch.Generator().manual_seed(_seq_seed(seed, i)) for i in range(b0, min(n, b0 + batch_size))]
             toks = _unmask_batch(model, alphabet, base, gens, aa_ids, probs, order, per_step, gibbs_rounds, bar, gibbs_block)
@@ -377,7 +377,7 @@ def pseudo_perplexity(model:nn.Module, # a fair-esm ESM-2 (unsteered)
             pos = torch.arange(a, min(L, a + batch_size), device=dev) + 1
             t = toks.repeat(len(pos), 1)
             t[torch.arange(len(pos)), pos] = alphabet.mask_idx
-            lp = model(t)['logits'][torch.arange(len(pos)), pos].float().log_softmax(-1)
+            with sdpa_attention(model): lp = model(t)['logits'][torch.arange(len(pos)), pos].float().log_softmax(-1)
             nll -= lp.gather(1, toks[pos].unsqueeze(1)).sum().item()
         out.append(math.exp(nll / L))
     return np.array(out)

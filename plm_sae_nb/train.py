@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_train.ipynb #8a28f30f
 from __future__ import annotations
-import csv, dataclasses, json, math, time
+import contextlib, csv, dataclasses, json, math, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from fastcore.basics import patch
 from safetensors.torch import save as st_save
 from .core import atomic_open, atomic_write, progress_kw
-from .esm import edit_residual
+from .esm import edit_residual, sdpa_attention
 from .sae import SAE, SAEConfig, TopK, _WithK, _ARCHS, _DTYPES, _load_tensors, _tensor_digest, save_sae
 
 # %% auto #0
@@ -423,8 +423,7 @@ def spliced_metrics(model:nn.Module, # fair-esm ESM-2
     def splice(h, t): return torch.where(residues(t)[..., None], sae(h).to(h.dtype), h)
     def zero(h, t): return torch.where(residues(t)[..., None], torch.zeros_like(h), h)
     def logits(t, fn=None):
-        if fn is None: return model(t)['logits'].float()
-        with edit_residual(model, layer, fn): return model(t)['logits'].float()
+        with sdpa_attention(model), edit_residual(model, layer, fn) if fn else contextlib.nullcontext(): return model(t)['logits'].float()
     acc = dict(ce_clean=0., ce_spliced=0., ce_zero=0., n_masked=0, kl=0., n_residues=0, hit_spliced=0, hit_clean=0)
     was_training = model.training; model.eval()
     try:

@@ -1,39 +1,23 @@
-"""`tools/train_planted_esm.py --sdpa`: the attention it swaps in computes fair-esm's, and the swap is undone."""
+"""`tools/train_planted_esm.py --sdpa`: training with the library's fused attention follows the same loss as fair-esm's, and leaves the model as fair-esm's."""
 import pathlib, sys
-import pytest, torch, esm
+import torch
 from esm.multihead_attention import MultiheadAttention
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / 'tools'))
-from train_planted_esm import sdpa_attention
+import train_planted_esm as tool
 
-def _model_and_batch():
-    torch.manual_seed(0)
-    alphabet = esm.data.Alphabet.from_architecture('ESM-1b')
-    model = esm.model.esm2.ESM2(num_layers=2, embed_dim=64, attention_heads=4, alphabet=alphabet, token_dropout=True)
-    _, _, toks = alphabet.get_batch_converter()([('a', 'MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ'), ('b', 'MLLAVLYC<mask>LLGHW')])
-    assert (toks == alphabet.padding_idx).any()          # row b is padded: the key mask is exercised
-    return model, toks, toks != alphabet.padding_idx
+def _train(*extra):
+    a = tool.parse_args(['--layers', '2', '--embed-dim', '32', '--heads', '4', '--steps', '4', '--chunk', '16', '--tokens-per-batch', '1024',
+                         '--warmup', '1', '--log-every', '1', '--threads', '1', *extra])
+    model, alphabet, info = tool.train(a)
+    return model, [r['loss'] for r in info['curve']], info
 
-def _run(model, toks, keep):
-    model.zero_grad()
-    logits = model(toks)['logits']
-    (logits[keep] ** 2).mean().backward()
-    return logits.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-
-def test_sdpa_attention_is_fair_esm_attention():
-    model, toks, keep = _model_and_batch()
-    ref, gref = _run(model, toks, keep)
-    orig = MultiheadAttention.forward
-    with sdpa_attention():
-        assert MultiheadAttention.forward is not orig
-        out, gout = _run(model, toks, keep)
-    assert MultiheadAttention.forward is orig
-    assert (ref - out)[keep].abs().max() < 1e-4
-    assert set(gref) == set(gout)
-    for n in gref: assert (gref[n] - gout[n]).norm() <= 1e-4 * gref[n].norm() + 1e-8, n
-
-def test_sdpa_attention_refuses_head_weights_and_restores():
-    model, toks, _ = _model_and_batch()
-    orig = MultiheadAttention.forward
-    with pytest.raises(ValueError, match='head weights'):
-        with sdpa_attention(): model(toks, need_head_weights=True)
-    assert MultiheadAttention.forward is orig
+def test_sdpa_training_follows_fair_esm():
+    m0, fair, i0 = _train()
+    m1, fused, i1 = _train('--sdpa')
+    assert (i0['attention'], i1['attention']) == ('fair-esm', 'sdpa')
+    assert len(fair) == len(fused) == 4
+    assert max(abs(x - y) for x, y in zip(fair, fused)) < 1e-3                   # the same function: the same losses, to rounding
+    for (n, p0), (_, p1) in zip(m0.named_parameters(), m1.named_parameters()):   # and the same weights after four AdamW steps
+        assert (p0 - p1).abs().max() < 1e-3, n
+    assert any(not torch.equal(p0, p1) for p0, p1 in zip(m0.parameters(), m1.parameters()))  # the fused kernel really ran: not bit-identical
+    assert not [m for m in m1.modules() if isinstance(m, MultiheadAttention) and 'forward' in m.__dict__]  # fair-esm's attention is back

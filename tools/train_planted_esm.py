@@ -13,8 +13,8 @@ Deterministic from `--seed` at a fixed `--threads`. Run from the repository root
 
     python tools/train_planted_esm.py --out plm_sae_nb/weights
 
-`--sdpa` trains with fair-esm's attention computed by torch's `scaled_dot_product_attention`: the
-same function (`tests/test_tools.py` checks logits to 1e-4 and gradients to 1e-4 relative), about
+`--sdpa` trains with fair-esm's attention computed by torch's `scaled_dot_product_attention`
+(`plm_sae_nb.sdpa_attention`): the same function (`03_esm` checks logits and gradients to 1e-4), about
 twice as fast on CPU, but not bit-identical: the shipped weights were trained with it, and the card's
 `stages[].command` (each with `--sdpa`) reproduce them.
 """
@@ -55,29 +55,6 @@ def mlm_mask(tokens, alphabet, gen, p:float=0.15):
     inputs[rnd] = aa[torch.randint(len(aa), (int(rnd.sum()),), generator=gen)]
     return inputs, torch.where(chosen, tokens, torch.full_like(tokens, -100))
 
-def _sdpa_forward(self, query, key=None, value=None, key_padding_mask=None, incremental_state=None, need_weights=True,
-                  static_kv=False, attn_mask=None, before_softmax=False, need_head_weights=False):
-    "fair-esm `MultiheadAttention.forward` for ESM-2's self-attention (rotary, no bias_kv, no cache) by `F.scaled_dot_product_attention`; no weights returned."
-    import torch.nn.functional as F
-    if incremental_state is not None or attn_mask is not None or self.bias_k is not None or need_head_weights:
-        raise ValueError("sdpa_attention covers ESM-2 self-attention only: no incremental state, attn_mask, bias_kv or head weights")
-    T, B, E = query.shape; H, hd = self.num_heads, self.head_dim
-    q, k, v = (p(query).contiguous().view(T, B * H, hd).transpose(0, 1) for p in (self.q_proj, self.k_proj, self.v_proj))  # (B*H, T, hd)
-    if self.rot_emb: q, k = self.rot_emb(q, k)          # fair-esm scales q first: rotary is linear, so SDPA's 1/sqrt(hd) is the same
-    keep = None if key_padding_mask is None else ~key_padding_mask.bool()[:, None, None, :]   # (B, 1, 1, T): True = attend
-    o = F.scaled_dot_product_attention(q.view(B, H, T, hd), k.view(B, H, T, hd), v.view(B, H, T, hd), attn_mask=keep,
-                                       dropout_p=self.dropout if self.training else 0.)
-    return self.out_proj(o.permute(2, 0, 1, 3).reshape(T, B, E)), None
-
-@contextlib.contextmanager
-def sdpa_attention():
-    "Inside: every fair-esm `MultiheadAttention` runs `_sdpa_forward`; the original forward is restored on exit."
-    from esm.multihead_attention import MultiheadAttention
-    orig = MultiheadAttention.forward
-    MultiheadAttention.forward = _sdpa_forward
-    try: yield
-    finally: MultiheadAttention.forward = orig
-
 def lr_at(step:int, steps:int, lr:float, warmup:int, floor:float=0.1)->float:
     "Linear warm-up, then cosine decay to `floor` × lr."
     if step < warmup: return lr * (step + 1) / warmup
@@ -89,11 +66,18 @@ def git_commit()->str:
     except Exception: return 'unknown'
 
 def train(a):
+    "Masked-LM training of a fresh fair-esm ESM-2 (or `--init`'s weights): (model, alphabet, info)."
     import torch, esm
-    from tqdm.auto import tqdm
+    from plm_sae_nb.esm import sdpa_attention
     torch.set_num_threads(a.threads); torch.manual_seed(a.seed)
-    alphabet = esm.data.Alphabet.from_architecture('ESM-1b'); bc = alphabet.get_batch_converter()
+    alphabet = esm.data.Alphabet.from_architecture('ESM-1b')
     model = esm.model.esm2.ESM2(num_layers=a.layers, embed_dim=a.embed_dim, attention_heads=a.heads, alphabet=alphabet, token_dropout=True)
+    with sdpa_attention(model) if a.sdpa else contextlib.nullcontext(): return _train(a, model, alphabet)
+
+def _train(a, model, alphabet):
+    import torch
+    from tqdm.auto import tqdm
+    bc = alphabet.get_batch_converter()
     if a.init: model.load_state_dict(torch.load(a.init, weights_only=True))   # a second stage continues a first
     decay = [p_ for n, p_ in model.named_parameters() if p_.dim() >= 2 and 'embed' not in n]
     rest = [p_ for n, p_ in model.named_parameters() if not (p_.dim() >= 2 and 'embed' not in n)]
@@ -180,7 +164,8 @@ def plot(card, path):
     ax.set_title(f"esm2_planted: {card['architecture']['parameters']/1e6:.2f}M parameters, {card['train_seconds']/60:.0f} min on {card['threads']} threads")
     fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
 
-def main(argv=None):
+def parse_args(argv=None)->argparse.Namespace:
+    "The command line (`--help`), with the command as run in `.command`."
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default='plm_sae_nb/weights'); ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--layers', type=int, default=6); ap.add_argument('--embed-dim', type=int, default=128); ap.add_argument('--heads', type=int, default=8)
@@ -201,6 +186,10 @@ def main(argv=None):
     ap.add_argument('--eval-only', default='', help='skip training: evaluate and write the card for this fp32 checkpoint (+ its .info.json)')
     a = ap.parse_args(argv)
     a.command = ' '.join(['python', 'tools/train_planted_esm.py'] + (sys.argv[1:] if argv is None else list(argv)))   # as run, into the card
+    return a
+
+def main(argv=None):
+    a = parse_args(argv)
     import torch
     if a.eval_only:
         import esm
@@ -209,7 +198,7 @@ def main(argv=None):
         model.load_state_dict(torch.load(a.eval_only, weights_only=True)); model.eval()
         info = json.loads(Path(a.eval_only + '.info.json').read_text())
     else:
-        with sdpa_attention() if a.sdpa else contextlib.nullcontext(): model, alphabet, info = train(a)
+        model, alphabet, info = train(a)
         if a.checkpoint:
             torch.save(model.state_dict(), a.checkpoint); Path(a.checkpoint + '.info.json').write_text(json.dumps(dict(info, stages=stages_of(a, info))))
     torch.set_num_threads(a.threads)
