@@ -16,8 +16,8 @@ from .core import as_pairs, residue_index, progress_kw, STANDARD_AA
 # %% auto #0
 __all__ = ['COLUMNS', 'PAPER_THRESHOLDS', 'INTERPLM_THRESHOLDS', 'INTERPLM_AA_LEVEL', 'LatentActs', 'latent_activations',
            'LatentStream', 'bh_qvalues', 'enrichment', 'protein_level', 'protein_enrichment', 'top_examples',
-           'best_latents', 'paper_filter', 'residue_identity', 'versus_identity', 'concepts_per_latent', 'summarize',
-           'heldout_pairs']
+           'best_latents', 'paper_filter', 'row_residues', 'residue_identity', 'versus_identity', 'concepts_per_latent',
+           'summarize', 'heldout_pairs']
 
 # %% ../nbs/10_enrich.ipynb #59cdaea9
 COLUMNS = ['latent', 'concept', 'threshold', 'TP', 'FP', 'FN', 'precision', 'recall', 'F1',
@@ -730,11 +730,11 @@ def paper_filter(table:pd.DataFrame, min_precision:float=0.8, min_recall:float=0
     return table[(table.precision >= min_precision) & (table.recall >= min_recall)].reset_index(drop=True)
 
 # %% ../nbs/10_enrich.ipynb #87a70193
-def _row_residues(index:pd.MultiIndex, # rows (protein, pos)
-                  proteins, # `Protein` or (id, seq), any order
-                 )->np.ndarray:
+def row_residues(index:pd.MultiIndex, # rows (protein, pos), e.g. a label matrix's or `ActivationStore.row_index()`
+                 proteins, # `Protein` or (id, seq), any order
+                )->np.ndarray:
     "The amino acid of every row, as a (n,) array of 1-character str."
-    seqs = {str(k): v for k, v in as_pairs(proteins, 'residue_identity')}
+    seqs = {str(k): v for k, v in as_pairs(proteins, 'row_residues')}
     _check_covers(index, seqs)
     names = list(seqs); start = pd.Series(np.cumsum([0] + [len(seqs[n]) for n in names[:-1]]), index=names)
     flat = np.frombuffer(''.join(seqs[n] for n in names).encode(), np.uint8)
@@ -760,7 +760,7 @@ def residue_identity(labels:pd.DataFrame, # residue × concept (bool or instance
                      proteins, # the proteins of those rows (`Protein` or (id, seq)), any order
                     )->pd.DataFrame:
     "Per concept, the amino acid whose residues best predict it (highest F1; ties: alphabetical): aa, precision, recall, F1."
-    return _identity(labels, _row_residues(labels.index, proteins))
+    return _identity(labels, row_residues(labels.index, proteins))
 
 # %% ../nbs/10_enrich.ipynb #1a4dd187
 def versus_identity(best:pd.DataFrame, # `best_latents` rows: concept, latent, threshold, precision, recall, F1
@@ -772,7 +772,7 @@ def versus_identity(best:pd.DataFrame, # `best_latents` rows: concept, latent, t
     "Each concept's best latent beside its best single-amino-acid detector (`identity_*`), and the latent's precision on that amino acid's residues (`precision_on_aa`; NaN where it fires on none)."
     X, index, _ = _as_latents(latents)
     _check_alignment(X.shape[0], len(labels), index, labels.index)
-    res = _row_residues(labels.index, proteins)
+    res = row_residues(labels.index, proteins)
     out = best.set_index('concept')[['latent', 'threshold', 'precision', 'recall', 'F1']].join(_identity(labels, res, aa).add_prefix('identity_'))
     on_aa = []
     for c, r in out.iterrows():

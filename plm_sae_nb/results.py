@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import scipy.sparse as sp
 from fastcore.basics import patch
 from .core import atomic_write, residue_index
-from .uniprot import _as_feature, label_matrix
+from .uniprot import _placeable, label_matrix
 from .enrich import best_latents, summarize, top_examples, versus_identity
 from .structure import Structure, StructureMismatchError, StructureNotAvailable, _ACC_RE, color_structure, load_structure, viewer_html
 from .viz import check_latent, _latent_rows, activation_histogram, best_per_pair, consensus, f1_heatmap, logo, logo_matrix, pr_scatter, residue_html, steering_curve, top_examples_table, volcano
@@ -87,9 +87,9 @@ def acts(self:Run, protein:str, latent:int)->np.ndarray:
 
 # %% ../nbs/14_results.ipynb #ad4d410e
 def _feature_spans(p)->list:
-    "(start, end, concept) of each feature of `p` with both bounds known (a `Feature` or a plain dict, see `uniprot._as_feature`)."
-    fs = [_as_feature(f, p.id) for f in (p.meta or {}).get('features', []) or []]
-    return [(int(f.start), int(f.end), f.type.lower()) for f in fs if f.start is not None and f.end is not None]
+    "(start, end, concept) of each feature of `p` with both bounds known, placed as `label_matrix` places them (`uniprot._placeable`)."
+    _, st, en, _, ty, _ = _placeable([p], 'features')
+    return [(int(s), int(e), t.lower()) for s, e, t in zip(st, en, ty)]
 
 # %% ../nbs/14_results.ipynb #4986a47f
 @patch
