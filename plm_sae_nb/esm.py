@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_esm.ipynb #eb97797f
 from __future__ import annotations
-import argparse, contextlib, dataclasses, functools, types, hashlib, importlib, importlib.resources, json, os, re, socket, urllib.request, urllib.error, warnings
+import argparse, contextlib, dataclasses, functools, hashlib, importlib, importlib.resources, json, os, re, socket, types, urllib.request, urllib.error, warnings
 from pathlib import Path
 import torch, esm
 import torch.nn.functional as F
