@@ -12,7 +12,7 @@ thread unless CUDA is available; repeats alternate, the median ratio is printed.
 """
 import contextlib, statistics, time, torch
 import plm_sae_nb.planted as planted_mod, plm_sae_nb.train as train_mod, plm_sae_nb.steering as steering_mod
-from plm_sae_nb.esm import sdpa_attention, random_esm, load_esm
+from plm_sae_nb.esm import random_esm, load_esm
 from plm_sae_nb.planted import planted_dataset, grammar_scores
 from plm_sae_nb.sae import SAE, SAEConfig
 from plm_sae_nb.train import spliced_metrics

@@ -355,17 +355,18 @@ def masked_predictions(model, # a fair-esm ESM-2
     items = sorted(((i, g) for i in range(len(seqs)) for g in range(n_pass)), key=lambda t: len(seqs[t[0]]))
     aa = torch.tensor([alphabet.get_idx(a) for a in STANDARD_AA]); out = [np.full(len(s), '?', dtype='<U1') for s in seqs]
     bc, j = alphabet.get_batch_converter(), 0
-    while j < len(items):
-        chunk = items[j:j + max(1, batch_tokens // (len(seqs[items[j][0]]) + 2))]   # sorted by length: the last is the longest
-        while len(chunk) > 1 and len(chunk) * (len(seqs[chunk[-1][0]]) + 2) > batch_tokens: chunk = chunk[:-1]
-        j += len(chunk)
-        _, _, tok = bc([('', seqs[i]) for i, _ in chunk])
-        hide = torch.zeros(tok.shape, dtype=torch.bool)
-        for r, (i, g) in enumerate(chunk): hide[r, 1:len(seqs[i]) + 1] = torch.from_numpy(groups[i] == g)
-        with torch.no_grad(), sdpa_attention(model): logits = model(tok.masked_fill(hide, alphabet.mask_idx))['logits'][..., aa]
-        best = logits.argmax(-1)
-        for r, (i, g) in enumerate(chunk):
-            pos = np.flatnonzero(groups[i] == g); out[i][pos] = np.array(list(STANDARD_AA))[best[r, pos + 1].numpy()]
+    with torch.no_grad(), sdpa_attention(model):
+        while j < len(items):
+            chunk = items[j:j + max(1, batch_tokens // (len(seqs[items[j][0]]) + 2))]   # sorted by length: the last is the longest
+            while len(chunk) > 1 and len(chunk) * (len(seqs[chunk[-1][0]]) + 2) > batch_tokens: chunk = chunk[:-1]
+            j += len(chunk)
+            _, _, tok = bc([('', seqs[i]) for i, _ in chunk])
+            hide = torch.zeros(tok.shape, dtype=torch.bool)
+            for r, (i, g) in enumerate(chunk): hide[r, 1:len(seqs[i]) + 1] = torch.from_numpy(groups[i] == g)
+            logits = model(tok.masked_fill(hide, alphabet.mask_idx))['logits'][..., aa]
+            best = logits.argmax(-1)
+            for r, (i, g) in enumerate(chunk):
+                pos = np.flatnonzero(groups[i] == g); out[i][pos] = np.array(list(STANDARD_AA))[best[r, pos + 1].numpy()]
     return [''.join(o) for o in out]
 
 # %% ../nbs/02_planted.ipynb #f7d8f12b

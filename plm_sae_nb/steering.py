@@ -369,17 +369,18 @@ def pseudo_perplexity(model:nn.Module, # a fair-esm ESM-2 (unsteered)
     dev = next(model.parameters()).device
     bc = alphabet.get_batch_converter()
     out = []
-    for s in tqdm(seqs, **progress_kw(progress), desc='pseudo-perplexity'):
-        if not s: raise ValueError("pseudo_perplexity: empty sequence")
-        toks = bc([('s', s)])[2].to(dev)[0]  # (L+2,)
-        L, nll = len(s), 0.
-        for a in range(0, L, batch_size):
-            pos = torch.arange(a, min(L, a + batch_size), device=dev) + 1
-            t = toks.repeat(len(pos), 1)
-            t[torch.arange(len(pos)), pos] = alphabet.mask_idx
-            with sdpa_attention(model): lp = model(t)['logits'][torch.arange(len(pos)), pos].float().log_softmax(-1)
-            nll -= lp.gather(1, toks[pos].unsqueeze(1)).sum().item()
-        out.append(math.exp(nll / L))
+    with sdpa_attention(model):
+        for s in tqdm(seqs, **progress_kw(progress), desc='pseudo-perplexity'):
+            if not s: raise ValueError("pseudo_perplexity: empty sequence")
+            toks = bc([('s', s)])[2].to(dev)[0]  # (L+2,)
+            L, nll = len(s), 0.
+            for a in range(0, L, batch_size):
+                pos = torch.arange(a, min(L, a + batch_size), device=dev) + 1
+                t = toks.repeat(len(pos), 1)
+                t[torch.arange(len(pos)), pos] = alphabet.mask_idx
+                lp = model(t)['logits'][torch.arange(len(pos)), pos].float().log_softmax(-1)
+                nll -= lp.gather(1, toks[pos].unsqueeze(1)).sum().item()
+            out.append(math.exp(nll / L))
     return np.array(out)
 
 # %% ../nbs/11_steering.ipynb #47393e74

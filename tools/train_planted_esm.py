@@ -65,13 +65,18 @@ def git_commit()->str:
     try: return subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, check=True).stdout.strip()
     except Exception: return 'unknown'
 
+def new_model(a):
+    "A fair-esm ESM2 of the command line's architecture (random init from torch's generator) and its alphabet."
+    import esm
+    alphabet = esm.data.Alphabet.from_architecture('ESM-1b')
+    return esm.model.esm2.ESM2(num_layers=a.layers, embed_dim=a.embed_dim, attention_heads=a.heads, alphabet=alphabet, token_dropout=True), alphabet
+
 def train(a):
     "Masked-LM training of a fresh fair-esm ESM-2 (or `--init`'s weights): (model, alphabet, info)."
-    import torch, esm
+    import torch
     from plm_sae_nb.esm import sdpa_attention
     torch.set_num_threads(a.threads); torch.manual_seed(a.seed)
-    alphabet = esm.data.Alphabet.from_architecture('ESM-1b')
-    model = esm.model.esm2.ESM2(num_layers=a.layers, embed_dim=a.embed_dim, attention_heads=a.heads, alphabet=alphabet, token_dropout=True)
+    model, alphabet = new_model(a)
     with sdpa_attention(model) if a.sdpa else contextlib.nullcontext(): return _train(a, model, alphabet)
 
 def _train(a, model, alphabet):
@@ -192,9 +197,7 @@ def main(argv=None):
     a = parse_args(argv)
     import torch
     if a.eval_only:
-        import esm
-        alphabet = esm.data.Alphabet.from_architecture('ESM-1b')
-        model = esm.model.esm2.ESM2(num_layers=a.layers, embed_dim=a.embed_dim, attention_heads=a.heads, alphabet=alphabet, token_dropout=True)
+        model, alphabet = new_model(a)
         model.load_state_dict(torch.load(a.eval_only, weights_only=True)); model.eval()
         info = json.loads(Path(a.eval_only + '.info.json').read_text())
     else:
