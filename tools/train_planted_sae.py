@@ -1,18 +1,20 @@
 #!/usr/bin/env python
-"""Train `esm2_planted_l4`: the paper-setting SAE on layer 4 of the shipped model organism `esm2_planted`.
+"""Train `esm2_planted_l4` (or `_l5`): the paper-setting SAE on layer 4 (or 5) of the shipped model organism `esm2_planted`.
 
 ReLU + L1 with 10× latents (1,280 on width 128), the paper's recipe. The paper reports L0 ≈ 18 but
 not its L1 coefficient, so an SAE is trained for each `--grid` value and the one whose L0 on
 held-out proteins is closest to 18 is kept (L0 keeps falling with longer training, so the scan
 trains each SAE as long as the one shipped). Writes, into `--out` (a `save_sae` directory):
 
-- `config.json`, `model.safetensors`: the SAE (`load_sae('esm2_planted_l4')` reads them);
+- `config.json`, `model.safetensors`: the SAE (`load_sae('esm2_planted_l4')` reads them; the name is
+  the directory's);
 - `card.json`: the organism it belongs to (the sha256 of its weights), the data, the scan, the
   held-out metrics, the command and the commit.
 
 The SAE belongs to one organism: retrain it whenever `esm2_planted` changes. Run from the repository root:
 
-    python tools/train_planted_sae.py
+    python tools/train_planted_sae.py               # esm2_planted_l4, the paper's layer
+    python tools/train_planted_sae.py --layer 5     # esm2_planted_l5, the layer the organism's ID profile picks
 """
 from __future__ import annotations
 import argparse, hashlib, json, sys, tempfile, time
@@ -20,12 +22,13 @@ from pathlib import Path
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--out', default='plm_sae_nb/weights/esm2_planted_l4')
+    ap.add_argument('--out', default=None, help='default: plm_sae_nb/weights/esm2_planted_l<layer>')
     ap.add_argument('--n-proteins', type=int, default=1000); ap.add_argument('--seed', type=int, default=2024, help='data seed (not used by the notebooks)')
     ap.add_argument('--layer', type=int, default=4); ap.add_argument('--grid', type=float, nargs='+', default=[0.6, 0.9, 1.2])
     ap.add_argument('--steps', type=int, default=1500)
     ap.add_argument('--batch-size', type=int, default=1024); ap.add_argument('--threads', type=int, default=2)
     a = ap.parse_args(argv)
+    a.out = a.out or f'plm_sae_nb/weights/esm2_planted_l{a.layer}'
     import torch
     from plm_sae_nb import load_esm, planted_dataset, extract, SAEConfig, sparsity_scan, sae_metrics, spliced_metrics, save_sae
     from plm_sae_nb.esm import _planted_file
@@ -45,7 +48,7 @@ def main(argv=None):
             m |= {f'spliced_{k}': round(float(v), 4) for k, v in spliced_metrics(model, alphabet, sae, a.layer, held).items()}
         n_rows = len(store)
     out = save_sae(sae, a.out)
-    card = dict(name='esm2_planted_l4', model='esm2_planted', model_sha256=hashlib.sha256(_planted_file('.safetensors').read_bytes()).hexdigest(),
+    card = dict(name=Path(a.out).name, model='esm2_planted', model_sha256=hashlib.sha256(_planted_file('.safetensors').read_bytes()).hexdigest(),
                 layer=a.layer, data=dict(generator='plm_sae_nb.planted.planted_dataset', n_proteins=a.n_proteins, seed=a.seed, max_len=300,
                                          zf_style='consensus', residues=n_rows),
                 held_out=dict(n_proteins=40, seed=a.seed + 1), l0_scan=scan, l1_coeff=l1, steps=a.steps, batch_size=a.batch_size,
