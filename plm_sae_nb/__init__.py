@@ -26,7 +26,7 @@ _API = { # module: its public names, in the order the method meets them
                  id_profile choose_layer plot_id_profile''',
     'sae': '''ARCHITECTURES Architecture ReLU TopK BatchTopK JumpReLU SAEConfig SAE save_sae''',
     'train': '''TensorSource train_sae sae_metrics sparsity_scan spliced_metrics''',
-    'pretrained': '''HF_SAES convert_paper_sae convert_interplm_sae convert_interprot_sae load_sae PLANTED_SAE planted_sae_card''',
+    'pretrained': '''HF_SAES convert_paper_sae convert_interplm_sae convert_interprot_sae load_sae PLANTED_SAE PLANTED_SAES planted_sae_card''',
     'enrich': '''COLUMNS PAPER_THRESHOLDS INTERPLM_THRESHOLDS INTERPLM_AA_LEVEL LatentActs latent_activations
                  LatentStream bh_qvalues enrichment protein_level protein_enrichment top_examples best_latents
                  paper_filter row_residues residue_identity versus_identity concepts_per_latent summarize heldout_pairs''',

@@ -11,8 +11,8 @@ from .esm import CONVENTIONS, ESM2_ARCHS, Provenance, _weights
 from .sae import SAE, SAEConfig, _PARAM_KEYS, _load_tensors, _read_sae, _sae_from_tensors
 
 # %% auto #0
-__all__ = ['HF_SAES', 'PLANTED_SAE', 'convert_paper_sae', 'convert_interplm_sae', 'convert_interprot_sae', 'load_sae',
-           'planted_sae_card']
+__all__ = ['HF_SAES', 'PLANTED_SAE', 'PLANTED_SAES', 'convert_paper_sae', 'convert_interplm_sae', 'convert_interprot_sae',
+           'load_sae', 'planted_sae_card']
 
 # %% ../nbs/09_pretrained.ipynb #37e0a322
 def _read_pt(path:Path)->dict:
@@ -177,7 +177,7 @@ def load_sae(path_or_repo, # our directory, a published SAE's directory or file,
              device:str='cpu',
             )->SAE:
     "Load an SAE (ours, the paper's, InterPLM's or InterProt's) as an `SAE` in eval mode, with `.provenance` when known."
-    if str(path_or_repo) == PLANTED_SAE: path_or_repo = _planted_sae_dir()   # shipped with the package
+    if str(path_or_repo) in PLANTED_SAES: path_or_repo = _planted_sae_dir(str(path_or_repo))   # shipped with the package
     p = Path(path_or_repo)
     if p.exists():
         sae = _load_dir(p, layer, filename, k, normalize_features) if p.is_dir() else _load_file(p, k, normalize_features)
@@ -199,13 +199,16 @@ def load_sae(path_or_repo, # our directory, a published SAE's directory or file,
     return load_sae(cfg.parent, device=device)
 
 # %% ../nbs/09_pretrained.ipynb #0ea948fa
-PLANTED_SAE = 'esm2_planted_l4' # the name `load_sae` knows the shipped SAE of the model organism by
+PLANTED_SAE = 'esm2_planted_l4' # the shipped SAE of the model organism on the paper's layer, 4
+PLANTED_SAES = (PLANTED_SAE, 'esm2_planted_l5') # every shipped SAE of the organism: layers 4 and 5 (the layer its ID profile picks)
 
-def _planted_sae_dir()->Path:
-    d = Path(str(_weights(PLANTED_SAE)))
-    if not (d/'config.json').is_file(): raise FileNotFoundError(f"the package has no {PLANTED_SAE} at {d}; build it with tools/train_planted_sae.py")
+def _planted_sae_dir(name:str=PLANTED_SAE)->Path:
+    if name not in PLANTED_SAES: raise ValueError(f"no shipped SAE named {name!r}; the package ships {', '.join(PLANTED_SAES)}")
+    d = Path(str(_weights(name)))
+    if not (d/'config.json').is_file(): raise FileNotFoundError(f"the package has no {name} at {d}; build it with tools/train_planted_sae.py")
     return d
 
-def planted_sae_card()->dict:
-    "The card of the shipped SAE `esm2_planted_l4`: the organism it belongs to, data, L1 scan, held-out metrics, command, commit."
-    return json.loads((_planted_sae_dir()/'card.json').read_text())
+def planted_sae_card(name:str=PLANTED_SAE, # one of `PLANTED_SAES`
+                    )->dict:
+    "The card of a shipped SAE of the organism: the organism it belongs to, layer, data, L1 scan, held-out metrics, command, commit."
+    return json.loads((_planted_sae_dir(name)/'card.json').read_text())
