@@ -10,7 +10,12 @@ intervals, the ratio of the rates and the two-sided Fisher p. The issue's target
 `positions='masked'` writes the latent only where the model is being asked to write (the `<mask>`
 tokens of each pass); the residues already placed read the unedited stream.
 
-    python benchmarks/steer_organism.py [--n 100] [--threads 2]
+`--layer 5` steers with `esm2_planted_l5` instead, the SAE on the layer the organism's ID profile picks,
+whose zinc-finger latent is a clean finger detector. `LINKERS` is a template with two `TGEKP` linkers
+of a finger array, 26 positions apart, and everything else to generate: it says where a finger could go,
+not what it is.
+
+    python benchmarks/steer_organism.py [--n 100] [--threads 2] [--layer 4|5] [--only SUBSTRING]
 """
 import argparse, tempfile, time
 from pathlib import Path
@@ -19,6 +24,7 @@ from plm_sae_nb import (load_esm, load_sae, planted_dataset, label_matrix, extra
                         best_latent_for, latent_max, steering_trial, PS00028)
 
 SEED_C = '_' * 15 + 'C' + '_' * 44   # one cysteine placed, 59 positions to generate
+LINKERS = '_' * 8 + 'TGEKP' + '_' * 26 + 'TGEKP' + '_' * 8   # two linkers of a finger array placed, 42 positions to generate
 SETTINGS = [  # name, clamp (x max), generate arguments
     ('all-mask 40, no Gibbs (the notebooks)', 2, dict(length=40)),
     ('all-mask 60, Gibbs 4 rounds, blocks of 2', 2, dict(length=60, gibbs_rounds=4, gibbs_block=2, per_step=4)),
@@ -26,21 +32,23 @@ SETTINGS = [  # name, clamp (x max), generate arguments
     ('one C placed, 60, Gibbs 4, one at a time', 2, dict(template=SEED_C, gibbs_rounds=4, per_step=4)),
     ('all-mask 60, Gibbs 4, blocks of 2, clamp on the masked tokens only', 1, dict(length=60, gibbs_rounds=4, gibbs_block=2, per_step=4, positions='masked')),
     ('all-mask 60, Gibbs 4, blocks of 2, clamp on the masked tokens only', 2, dict(length=60, gibbs_rounds=4, gibbs_block=2, per_step=4, positions='masked')),
+    ('two linkers placed, 52, Gibbs 8, blocks of 2', 2, dict(template=LINKERS, gibbs_rounds=8, gibbs_block=2, per_step=4)),
 ]
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--n', type=int, default=100); ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--layer', type=int, default=4, choices=(4, 5)); ap.add_argument('--only', default='', help='run the settings whose name holds this')
     a = ap.parse_args(); torch.set_num_threads(a.threads)
-    model, alphabet = load_esm('esm2_planted'); sae = load_sae('esm2_planted_l4')
+    model, alphabet = load_esm('esm2_planted'); sae = load_sae(f'esm2_planted_l{a.layer}')
     prots = planted_dataset(300, seed=0, max_len=300, zf_style='consensus')
-    store = extract(model, alphabet, prots, 4, Path(tempfile.mkdtemp())/'acts', progress=False)
+    store = extract(model, alphabet, prots, a.layer, Path(tempfile.mkdtemp())/'acts', progress=False)
     table = enrichment(latent_activations(sae, store, progress=False), label_matrix(prots).reindex(store.row_index()), thresholds=(0.01, 0.1, 1.0))
     zf = int(best_latent_for(table, 'zn_fing')['latent']); mx = latent_max(sae, store, zf)
-    print(f'zinc-finger latent {zf}, max activation {mx:.2f}; {a.n} sequences per arm, {a.threads} threads')
+    print(f'layer {a.layer}: zinc-finger latent {zf}, max activation {mx:.2f}; {a.n} sequences per arm, {a.threads} threads')
     print('| sampler | clamp | steered | baseline | ratio | Fisher p | seconds |\n|---|---|---|---|---|---|---|')
-    for name, f, kw in SETTINGS:
+    for name, f, kw in [st for st in SETTINGS if a.only in st[0]]:
         t0 = time.perf_counter()
-        r = steering_trial(model, alphabet, sae, 4, zf, f * mx, success=PS00028, n=a.n, seed=0, progress=False, **kw)
+        r = steering_trial(model, alphabet, sae, a.layer, zf, f * mx, success=PS00028, n=a.n, seed=0, progress=False, **kw)
         ratio = r['rate_steered'] / r['rate_baseline'] if r['rate_baseline'] else (float('inf') if r['rate_steered'] else float('nan'))
         arm = lambda k: f"{r['hits_' + k]}/{r['n_' + k]} ({r['ci_low_' + k]:.0%}–{r['ci_high_' + k]:.0%})"
         print(f"| {name} | {f}× | {arm('steered')} | {arm('baseline')} | {ratio:.1f} | {r['p_value']:.2g} | {time.perf_counter() - t0:.0f} |", flush=True)
