@@ -13,7 +13,7 @@ tokens of each pass); the residues already placed read the unedited stream.
 `--layer 5` steers with `esm2_planted_l5` instead, the SAE on the layer the organism's ID profile picks,
 whose zinc-finger latent is a clean finger detector. `LINKERS` is a template with two `TGEKP` linkers
 of a finger array, 26 positions apart, and everything else to generate: it says where a finger could go,
-not what it is.
+not what it is. `ARRAY` places three, leaving two slots of 25 (the spacing of the organism's arrays).
 
     python benchmarks/steer_organism.py [--n 100] [--threads 2] [--layer 4|5] [--only SUBSTRING]
 """
@@ -25,6 +25,7 @@ from plm_sae_nb import (load_esm, load_sae, planted_dataset, label_matrix, extra
 
 SEED_C = '_' * 15 + 'C' + '_' * 44   # one cysteine placed, 59 positions to generate
 LINKERS = '_' * 8 + 'TGEKP' + '_' * 26 + 'TGEKP' + '_' * 8   # two linkers of a finger array placed, 42 positions to generate
+ARRAY = '_' * 8 + ('TGEKP' + '_' * 25) * 2 + 'TGEKP' + '_' * 8   # three linkers, two finger slots 25 apart as in the organism's arrays; 66 to generate
 SETTINGS = [  # name, clamp (x max), generate arguments
     ('all-mask 40, no Gibbs (the notebooks)', 2, dict(length=40)),
     ('all-mask 60, Gibbs 4 rounds, blocks of 2', 2, dict(length=60, gibbs_rounds=4, gibbs_block=2, per_step=4)),
@@ -33,6 +34,7 @@ SETTINGS = [  # name, clamp (x max), generate arguments
     ('all-mask 60, Gibbs 4, blocks of 2, clamp on the masked tokens only', 1, dict(length=60, gibbs_rounds=4, gibbs_block=2, per_step=4, positions='masked')),
     ('all-mask 60, Gibbs 4, blocks of 2, clamp on the masked tokens only', 2, dict(length=60, gibbs_rounds=4, gibbs_block=2, per_step=4, positions='masked')),
     ('two linkers placed, 52, Gibbs 8, blocks of 2', 2, dict(template=LINKERS, gibbs_rounds=8, gibbs_block=2, per_step=4)),
+    ('three linkers placed (two finger slots), 81, Gibbs 8, blocks of 2', 2, dict(template=ARRAY, gibbs_rounds=8, gibbs_block=2, per_step=4)),
 ]
 
 if __name__ == '__main__':
