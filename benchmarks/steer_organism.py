@@ -27,7 +27,7 @@ from plm_sae_nb import (load_esm, load_sae, planted_dataset, label_matrix, extra
 
 SEED_C = '_' * 15 + 'C' + '_' * 44   # one cysteine placed, 59 positions to generate
 LINKERS = '_' * 8 + 'TGEKP' + '_' * 26 + 'TGEKP' + '_' * 8   # two linkers of a finger array placed, 42 positions to generate
-SLOT = list(range(13, 39))   # LINKERS' 26 positions between the linkers: where a finger would go
+SLOT = list(range(LINKERS.index('TGEKP') + 5, LINKERS.rindex('TGEKP')))   # the 26 positions between LINKERS' linkers (13..38): where a finger would go
 ARRAY = '_' * 8 + ('TGEKP' + '_' * 25) * 2 + 'TGEKP' + '_' * 8   # three linkers, two finger slots 25 apart as in the organism's arrays; 66 to generate
 SETTINGS = [  # name, clamp (x max), generate arguments
     ('all-mask 40, no Gibbs (the notebooks)', 2, dict(length=40)),
