@@ -42,6 +42,7 @@ SETTINGS = [  # name, clamp (x max), generate arguments
 ]
 
 def _ratio(steered, baseline): return steered / baseline if baseline else (float('inf') if steered else float('nan'))
+def _arm(r, k): return f"{r['hits_' + k]}/{r['n_' + k]} ({r['ci_low_' + k]:.0%}–{r['ci_high_' + k]:.0%})"   # hits/n (Wilson 95%)
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--n', type=int, default=100); ap.add_argument('--threads', type=int, default=2)
@@ -50,28 +51,28 @@ if __name__ == '__main__':
     ap.add_argument('--sweep', default='', help='comma-separated clamp factors (x max): a strength sweep of the one selected setting')
     ap.add_argument('--plot', default='', help='with --sweep: save the sweep plot here (PNG)')
     a = ap.parse_args(); torch.set_num_threads(a.threads)
+    chosen = [st for st in SETTINGS if a.only in st[0]]
+    if a.sweep and len(chosen) != 1: ap.error(f"--sweep needs --only to pick exactly one setting; {a.only!r} picks {len(chosen)}: {[st[0] for st in chosen]}")
     model, alphabet = load_esm('esm2_planted'); sae = load_sae(f'esm2_planted_l{a.layer}')
     prots = planted_dataset(300, seed=0, max_len=300, zf_style='consensus')
     store = extract(model, alphabet, prots, a.layer, Path(tempfile.mkdtemp())/'acts', progress=False)
     table = enrichment(latent_activations(sae, store, progress=False), label_matrix(prots).reindex(store.row_index()), thresholds=(0.01, 0.1, 1.0))
     zf = int(best_latent_for(table, 'zn_fing')['latent']); mx = latent_max(sae, store, zf)
     print(f'layer {a.layer}: zinc-finger latent {zf}, max activation {mx:.2f}; {a.n} sequences per arm, {a.threads} threads')
-    if a.sweep:
-        (name, _, kw), = [st for st in SETTINGS if a.only in st[0]]   # exactly one setting
+    if a.sweep:   # one setting's strength sweep against one shared baseline
+        (name, _, kw), = chosen
         factors = [float(f) for f in a.sweep.split(',')]; t0 = time.perf_counter()
         df = steering_sweep(model, alphabet, sae, a.layer, zf, [f * mx for f in factors], success=PS00028, n=a.n, seed=a.seed, progress=False, **kw)
         print(f'{name}: strength sweep, {time.perf_counter() - t0:.0f} s\n| clamp | steered | baseline | ratio | Fisher p |\n|---|---|---|---|---|')
         for f, (_, r) in zip(factors, df.iterrows()):
-            print(f"| {f}× | {r.hits_steered}/{r.n_steered} ({r.ci_low_steered:.0%}–{r.ci_high_steered:.0%}) | {r.hits_baseline}/{r.n_baseline} | "
-                  f"{_ratio(r.rate_steered, r.rate_baseline):.1f} | {r.p_value:.2g} |")
+            print(f"| {f}× | {_arm(r, 'steered')} | {_arm(r, 'baseline')} | {_ratio(r.rate_steered, r.rate_baseline):.1f} | {r.p_value:.2g} |")
         if a.plot:
             fig = plot_sweep(df.assign(value=factors), title=f'layer-{a.layer} zinc-finger latent {zf} clamped between the linkers', xlabel='clamp (× its largest activation)')
             fig.savefig(a.plot, dpi=120, bbox_inches='tight'); print('saved', a.plot)
-        raise SystemExit
-    print('| sampler | clamp | steered | baseline | ratio | Fisher p | seconds |\n|---|---|---|---|---|---|---|')
-    for name, f, kw in [st for st in SETTINGS if a.only in st[0]]:
-        t0 = time.perf_counter()
-        r = steering_trial(model, alphabet, sae, a.layer, zf, f * mx, success=PS00028, n=a.n, seed=a.seed, progress=False, **kw)
-        ratio = _ratio(r['rate_steered'], r['rate_baseline'])
-        arm = lambda k: f"{r['hits_' + k]}/{r['n_' + k]} ({r['ci_low_' + k]:.0%}–{r['ci_high_' + k]:.0%})"
-        print(f"| {name} | {f}× | {arm('steered')} | {arm('baseline')} | {ratio:.1f} | {r['p_value']:.2g} | {time.perf_counter() - t0:.0f} |", flush=True)
+    else:
+        print('| sampler | clamp | steered | baseline | ratio | Fisher p | seconds |\n|---|---|---|---|---|---|---|')
+        for name, f, kw in chosen:
+            t0 = time.perf_counter()
+            r = steering_trial(model, alphabet, sae, a.layer, zf, f * mx, success=PS00028, n=a.n, seed=a.seed, progress=False, **kw)
+            print(f"| {name} | {f}× | {_arm(r, 'steered')} | {_arm(r, 'baseline')} | {_ratio(r['rate_steered'], r['rate_baseline']):.1f} | "
+                  f"{r['p_value']:.2g} | {time.perf_counter() - t0:.0f} |", flush=True)
