@@ -19,7 +19,7 @@ twice as fast on CPU, but not bit-identical: the shipped weights were trained wi
 `stages[].command` (each with `--sdpa`) reproduce them.
 """
 from __future__ import annotations
-import argparse, contextlib, json, math, subprocess, sys, time
+import argparse, contextlib, hashlib, json, math, subprocess, sys, time
 from pathlib import Path
 import numpy as np
 
@@ -83,7 +83,7 @@ def _train(a, model, alphabet):
     import torch
     from tqdm.auto import tqdm
     bc = alphabet.get_batch_converter()
-    if a.init: model.load_state_dict(torch.load(a.init, weights_only=True))   # a second stage continues a first
+    if a.init: model.load_state_dict(init_state(a.init))   # a later stage continues an earlier one
     decay = [p_ for n, p_ in model.named_parameters() if p_.dim() >= 2 and 'embed' not in n]
     rest = [p_ for n, p_ in model.named_parameters() if not (p_.dim() >= 2 and 'embed' not in n)]
     opt = torch.optim.AdamW([dict(params=decay, weight_decay=a.weight_decay), dict(params=rest, weight_decay=0.)], lr=a.lr, betas=(0.9, 0.98), eps=1e-8)
@@ -111,6 +111,7 @@ def _train(a, model, alphabet):
     bar.close()
     return model.eval(), alphabet, dict(curve=curve, tokens=tokens_seen, chunks=chunk - a.first_chunk, first_chunk=a.first_chunk, seconds=round(time.time() - t0, 1),
                                         steps=a.steps, lr=a.lr, warmup=a.warmup, conc=a.conc, lowc=a.lowc, backgrounds=a.backgrounds, init=a.init or None,
+                                        init_sha256=hashlib.sha256(Path(a.init).read_bytes()).hexdigest() if a.init else None,
                                         attention='sdpa' if a.sdpa else 'fair-esm',
                                         command=a.command)
 
@@ -123,10 +124,27 @@ def evaluate(model, alphabet, seed:int=123_456, zf_style:str='prosite'):
         out[f'foreign {kind}'] = grammar_scores(model, alphabet, foreign_fingers(100, kind=kind, seed=seed, zf_style=zf_style))
     return out
 
+def init_state(path:str)->dict:
+    "fp32 weights to continue from: an fp32 checkpoint (`--checkpoint` of an earlier stage) or shipped safetensors (fp16, cast up)."
+    import torch
+    if not path.endswith('.safetensors'): return torch.load(path, weights_only=True)
+    from safetensors.torch import load_file
+    return {k: v.float() for k, v in load_file(path).items()}
+
+def prev_stages(path:str)->list[dict]:
+    "Stages behind `--init`: a checkpoint's .info.json, or a shipped card (its merged loss curve split back into each stage's own)."
+    if not path.endswith('.safetensors'):
+        prev = json.loads(Path(path + '.info.json').read_text()); return prev.get('stages', [prev])
+    card, out, s0, t0, sec0 = json.loads(Path(path[:-len('.safetensors')] + '.json').read_text()), [], 0, 0, 0.
+    for st in card['stages']:
+        rows = [r for r in card['loss_curve'] if s0 < r['step'] <= s0 + st['steps']]
+        out.append(dict(st, curve=[dict(r, step=r['step'] - s0, tokens=r['tokens'] - t0, seconds=round(r['seconds'] - sec0, 1)) for r in rows]))
+        s0 += st['steps']; t0 += st['tokens']; sec0 += st['seconds']
+    return out
+
 def stages_of(a, info)->list[dict]:
-    "The training stages behind the model: the checkpoint's own (`--init`, recursively recorded in its .info.json) and this one."
-    prev = json.loads(Path(a.init + '.info.json').read_text()) if a.init else None
-    return (prev.get('stages', [prev]) if prev else []) + [{k: v for k, v in info.items() if k != 'stages'}]
+    "The training stages behind the model: those behind `--init` (recursively recorded) and this one."
+    return (prev_stages(a.init) if a.init else []) + [{k: v for k, v in info.items() if k != 'stages'}]
 
 def merged(stages:list[dict])->dict:
     "Totals over stages: steps, tokens, seconds, one loss curve with cumulative steps/tokens/seconds."
@@ -182,7 +200,7 @@ def parse_args(argv=None)->argparse.Namespace:
     ap.add_argument('--lowc', type=float, default=0., help="varied backgrounds: share of proteins with low-complexity stretches (0: none, so that generation does not learn runs)")
     ap.add_argument('--backgrounds', nargs='+', default=['swissprot', 'varied'], choices=['swissprot', 'varied'], help='background kinds, equal shares of each chunk')
     ap.add_argument('--zf-style', default='consensus', choices=['prosite', 'consensus'], help="planted_dataset's zf_style for the corpus and the held-out scores")
-    ap.add_argument('--init', default='', help='continue from this fp32 checkpoint (a second stage); its .info.json joins the card')
+    ap.add_argument('--init', default='', help="continue from this fp32 checkpoint (its .info.json joins the card) or shipped .safetensors (its .json card's stages join)")
     ap.add_argument('--first-chunk', type=int, default=0, help='index of the first corpus chunk (a second stage takes chunks the first never drew)')
     ap.add_argument('--threads', type=int, default=2); ap.add_argument('--log-every', type=int, default=25)
     ap.add_argument('--sdpa', action='store_true', help="fair-esm's attention by torch's scaled_dot_product_attention while training (same math, about 2x faster on CPU, not bit-identical)")
