@@ -438,7 +438,7 @@ OPTION_KEYS = {
 COMMAND_STEPS = {'extract': ['data', 'extract'], 'train': ['train'], 'enrich': ['enrich'], 'steer': ['steer'], 'report': ['report']}
 
 # %% ../nbs/17_pipeline.ipynb #4f386f87
-DEMO_SIZES = dict(n_proteins=400, l1_coeff=1.0, sae_steps=2000, batch_size=1024, steer_n=100) # the demo's sizes (see `demo_config`)
+DEMO_SIZES = dict(n_proteins=400, l1_coeff=0.6, sae_steps=2000, batch_size=1024, steer_n=100) # the demo's sizes (see `demo_config`)
 
 def demo_config()->dict:
     "The config of `plm-sae-nb demo`: planted proteins, the shipped model organism `esm2_planted` (layer 4 of 6), the paper's ReLU-L1 SAE (10× latents), zn_fing steering; minutes on 2 CPU cores."
