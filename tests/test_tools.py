@@ -21,3 +21,18 @@ def test_sdpa_training_follows_fair_esm():
         assert (p0 - p1).abs().max() < 1e-3, n
     assert any(not torch.equal(p0, p1) for p0, p1 in zip(m0.parameters(), m1.parameters()))  # the fused kernel really ran: not bit-identical
     assert not [m for m in m1.modules() if isinstance(m, MultiheadAttention) and 'forward' in m.__dict__]  # fair-esm's attention is back
+
+def test_init_from_shipped_safetensors(tmp_path):
+    "A later stage continues shipped fp16 weights: it starts from them, and its card holds both stages, the first card's loss curve and the init's sha256."
+    import hashlib
+    args = ['--layers', '2', '--embed-dim', '32', '--heads', '4', '--steps', '3', '--chunk', '16', '--tokens-per-batch', '1024',
+            '--warmup', '1', '--log-every', '1', '--threads', '1']
+    a1 = tool.parse_args(args + ['--out', str(tmp_path/'s1')]); m1, _, i1 = tool.train(a1); c1 = tool.save(m1, a1, i1, {})
+    w = tmp_path/'s1'/'esm2_planted.safetensors'
+    sd = tool.init_state(str(w))
+    for k, v in m1.state_dict().items(): assert torch.equal(sd[k], v.half().float()), k   # the fp16 weights as shipped, cast up
+    a2 = tool.parse_args(args + ['--out', str(tmp_path/'s2'), '--init', str(w), '--first-chunk', '5', '--steps', '2'])
+    m2, _, i2 = tool.train(a2); c2 = tool.save(m2, a2, i2, {})
+    assert [s['steps'] for s in c2['stages']] == [3, 2] and c2['stages'][1]['init_sha256'] == hashlib.sha256(w.read_bytes()).hexdigest()
+    assert c2['loss_curve'][:3] == c1['loss_curve'] and [r['step'] for r in c2['loss_curve']] == [1, 2, 3, 4, 5]
+    assert (c2['steps'], c2['tokens'], c2['train_seconds']) == (5, c1['tokens'] + i2['tokens'], round(c1['train_seconds'] + i2['seconds'], 1))
