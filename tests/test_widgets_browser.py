@@ -138,7 +138,9 @@ def test_explorer_in_jupyterlab(jupyter, tmp_path):
         # and when JupyterLab drops the click (no cell has started 30 s later), click again
         last = [time.monotonic()]
         def explorer_shown():
-            for b in d.find_elements(By.XPATH, ask): b.click(); time.sleep(2); run_all(); last[0] = time.monotonic()
+            for b in d.find_elements(By.XPATH, ask):   # accept, and wait for the dialog to go: it takes the clicks while it closes
+                b.click(); wait(20, lambda: not d.find_elements(By.CSS_SELECTOR, 'dialog.jp-Dialog, .jp-Dialog'), 'the kernel dialog closed')
+                time.sleep(2); run_all(); last[0] = time.monotonic()
             started = d.execute_script("return [...document.querySelectorAll('.jp-InputPrompt')].some(p => /[0-9*]/.test(p.innerText))")
             if not started and time.monotonic() - last[0] > 30: run_all(); last[0] = time.monotonic()
             return len(_heatmap(d)[1]) > 0 and d.find_elements(By.CSS_SELECTOR, '.widget-output canvas')
