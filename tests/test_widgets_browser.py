@@ -107,6 +107,12 @@ def _driver(exe, drv):
               '--window-size=1300,1600', '--disable-dev-shm-usage', f'--user-data-dir={tempfile.mkdtemp()}'): o.add_argument(a)
     return webdriver.Chrome(options=o, service=Service(drv))
 
+def _session(base: str, token: str, path: str) -> dict:
+    "Start a python3 kernel session for the notebook at `path` through the server's REST API, so the page opens on a running kernel."
+    body = json.dumps({'path': path, 'name': path, 'type': 'notebook', 'kernel': {'name': 'python3'}}).encode()
+    req = urllib.request.Request(f'{base}/api/sessions?token={token}', data=body, headers={'Content-Type': 'application/json'}, method='POST')
+    with urllib.request.urlopen(req, timeout=60) as r: return json.load(r)
+
 def _heatmap(d):
     "(title, {pos: activation}) of the residue heatmap on the page."
     return d.execute_script("""
@@ -116,6 +122,7 @@ def _heatmap(d):
 
 def test_explorer_in_jupyterlab(jupyter, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.common.exceptions import TimeoutException, WebDriverException
     from selenium.webdriver.support.ui import Select, WebDriverWait
     base, token, root, (exe, drv) = jupyter
     run = _run_dir(root/'run')
@@ -124,6 +131,7 @@ def test_explorer_in_jupyterlab(jupyter, tmp_path):
     d = _driver(exe, drv)
     wait = lambda secs, cond, what: WebDriverWait(d, secs, poll_frequency=0.5).until(lambda _: cond(), message=what)
     try:
+        _session(base, token, 'explore.ipynb')                        # the notebook's kernel, started before the page asks for one
         d.get(f'{base}/lab/tree/explore.ipynb?token={token}')
         wait(120, lambda: d.execute_script("return !!document.querySelector('.jp-Notebook .jp-Cell') && "
                                            "document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset?.status === 'idle'"), 'kernel idle')
@@ -132,20 +140,31 @@ def test_explorer_in_jupyterlab(jupyter, tmp_path):
             item = "//li[contains(@class,'lm-Menu-item')][.//div[contains(@class,'lm-Menu-itemLabel') and text()='Run All Cells']]"
             wait(20, lambda: d.find_elements(By.XPATH, item), 'Run menu')
             d.find_element(By.XPATH, item).click()
-        # when "Run All" comes before the session has its kernel, JupyterLab asks which kernel to start:
-        # accept its choice (the notebook's python3) and run again
+        # if "Run All" still comes before the session has its kernel, JupyterLab asks which kernel to start: accept its
+        # choice (the notebook's python3), wait for the dialog to go (it takes the clicks while it closes) and run again;
+        # and when JupyterLab drops a click (no cell has started 30 s later), click again
         ask = "//div[contains(@class,'jp-Dialog-content')][.//*[normalize-space()='Select Kernel']]//button[contains(@class,'jp-mod-accept')]"
-        # and when JupyterLab drops the click (no cell has started 30 s later), click again
         last = [time.monotonic()]
+        def dialogs():
+            try: return [e.text for e in d.find_elements(By.CSS_SELECTOR, '.jp-Dialog') if e.is_displayed()]
+            except WebDriverException: return ['(a dialog changed while read)']      # e.g. stale: it is closing
         def explorer_shown():
-            for b in d.find_elements(By.XPATH, ask):   # accept, and wait for the dialog to go: it takes the clicks while it closes
-                b.click(); wait(20, lambda: not d.find_elements(By.CSS_SELECTOR, 'dialog.jp-Dialog, .jp-Dialog'), 'the kernel dialog closed')
-                time.sleep(2); run_all(); last[0] = time.monotonic()
+            if dialogs():
+                for b in d.find_elements(By.XPATH, ask):
+                    try: b.click()
+                    except WebDriverException: pass
+                last[0] = time.monotonic() - 27                       # run again 3 s after the dialog has gone
+                return False
             started = d.execute_script("return [...document.querySelectorAll('.jp-InputPrompt')].some(p => /[0-9*]/.test(p.innerText))")
-            if not started and time.monotonic() - last[0] > 30: run_all(); last[0] = time.monotonic()
+            if not started and time.monotonic() - last[0] > 30:
+                try: run_all()
+                except WebDriverException: pass                      # a click taken by something else: try on a later poll
+                last[0] = time.monotonic()
             return len(_heatmap(d)[1]) > 0 and d.find_elements(By.CSS_SELECTOR, '.widget-output canvas')
-        run_all()
-        wait(180, explorer_shown, 'explorer with heatmap and 3D canvas')
+        try: run_all()
+        except WebDriverException: last[0] = 0.0                      # taken by a dialog: the poll below clicks again
+        try: wait(180, explorer_shown, 'explorer with heatmap and 3D canvas')
+        except TimeoutException: raise AssertionError(f'no explorer after 180 s; dialogs open: {dialogs()}') from None
         first_title, _ = _heatmap(d)
         test_top3 = str(run.examples(3, k=1).iloc[0]['protein'])
         assert first_title == f'{test_top3} · latent 3', first_title      # the best choice of an empty search: latent 3 (zn_fing)
