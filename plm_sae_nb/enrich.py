@@ -16,8 +16,8 @@ from .core import as_pairs, residue_index, progress_kw, STANDARD_AA
 # %% auto #0
 __all__ = ['COLUMNS', 'PAPER_THRESHOLDS', 'INTERPLM_THRESHOLDS', 'INTERPLM_AA_LEVEL', 'LatentActs', 'latent_activations',
            'LatentStream', 'bh_qvalues', 'enrichment', 'protein_level', 'protein_enrichment', 'top_examples',
-           'best_latents', 'paper_filter', 'row_residues', 'residue_identity', 'versus_identity', 'concepts_per_latent',
-           'summarize', 'heldout_pairs']
+           'best_latents', 'paper_filter', 'row_residues', 'residue_identity', 'versus_identity', 'linear_probe',
+           'concepts_per_latent', 'summarize', 'heldout_pairs']
 
 # %% ../nbs/10_enrich.ipynb #59cdaea9
 COLUMNS = ['latent', 'concept', 'threshold', 'TP', 'FP', 'FN', 'precision', 'recall', 'F1',
@@ -780,6 +780,71 @@ def versus_identity(best:pd.DataFrame, # `best_latents` rows: concept, latent, t
         fires = (X[:, [int(r.latent)]].toarray().ravel() > r.threshold) & (res == r.identity_aa)
         on_aa.append(float((fires & (labels[c].to_numpy() != 0)).sum() / fires.sum()) if fires.any() else np.nan)   # fires on none of them: undefined
     return out.assign(precision_on_aa=on_aa)
+
+# %% ../nbs/10_enrich.ipynb #77da485d
+def _best_cuts(score:np.ndarray, # (n,) any real score, higher = more likely positive
+               y:np.ndarray, # (n,) bool labels
+              )->dict:
+    "F1, precision and recall at the best-F1 cut of `score` (a residue is called positive when its score ≥ the cut), and the best min(precision, recall) over cuts."
+    o = np.argsort(-score, kind='stable'); s, ys = score[o], np.asarray(y, bool)[o]
+    last = np.r_[s[1:] != s[:-1], True]                      # cut below each distinct value: ties go together
+    tp = np.cumsum(ys)[last].astype(float); called = np.arange(1, len(ys) + 1)[last]
+    P, R = tp / called, _safe_div(tp, np.full_like(tp, ys.sum()))
+    F, M = _f1(P, R), np.minimum(P, R)
+    i = int(F.argmax())
+    return dict(F1=float(F[i]), precision=float(P[i]), recall=float(R[i]), min_pr=float(M.max()))
+
+# %% ../nbs/10_enrich.ipynb #0d971c6f
+from scipy.special import expit as sp_expit
+
+def _probe_rows(X, labels, what:str):
+    "(float64 (n, d) array, bool (n, c) DataFrame) from an array / tensor / `ActivationStore` and its aligned labels."
+    ix = X.row_index() if hasattr(X, 'row_index') else None
+    X = X.rows(0, len(X)) if hasattr(X, 'rows') else np.asarray(X.detach().cpu() if hasattr(X, 'detach') else X)
+    if X.ndim != 2: raise ValueError(f"linear_probe: {what} activations must be (n_residues, d), got shape {X.shape}")
+    if not isinstance(labels, pd.DataFrame): raise ValueError(f"linear_probe: {what} labels must be a DataFrame (a `label_matrix`), got {type(labels).__name__}")
+    _check_alignment(len(X), len(labels), ix, labels.index if isinstance(labels.index, pd.MultiIndex) else None)
+    return X.astype(np.float64), labels.astype(bool)
+
+def _fit_logistic(X:np.ndarray, y:np.ndarray, l2:float, max_iter:int):
+    "Weights (d + 1,) of a class-balanced, L2-penalised logistic regression of y on X (already standardised)."
+    from scipy.optimize import minimize
+    wt = np.where(y, 0.5 / y.mean(), 0.5 / (1 - y.mean())) / len(y)    # both classes weigh the same
+    def loss(wb):
+        z = X @ wb[:-1] + wb[-1]; s = np.where(y, 1.0, -1.0)
+        l = np.logaddexp(0, -s * z); g = -s * sp_expit(-s * z) * wt
+        return (wt * l).sum() + l2 * wb[:-1] @ wb[:-1], np.r_[X.T @ g + 2 * l2 * wb[:-1], g.sum()]
+    return minimize(loss, np.zeros(X.shape[1] + 1), jac=True, method='L-BFGS-B', options=dict(maxiter=max_iter)).x
+
+# %% ../nbs/10_enrich.ipynb #9bc4de89
+def linear_probe(X, # (n, d) training activations: array, tensor or `ActivationStore`
+                 labels:pd.DataFrame, # (n, c) bool labels of those rows, in their order (a `label_matrix`, reindexed)
+                 X_test=None, # held-out activations the probe is scored on (default: the training rows)
+                 labels_test:pd.DataFrame|None=None, # their labels (needed with `X_test`)
+                 concepts=None, # label columns to probe (default: every column with a positive training row)
+                 l2:float=1e-4, # L2 penalty on the standardised weights
+                 max_iter:int=300, # L-BFGS iterations
+                 max_rows:int|None=200_000, # fit on a seeded sample of at most this many training rows (None: all)
+                 seed:int=0, # seed of that sample
+                )->pd.DataFrame:
+    "One row per concept: a linear probe's F1, precision and recall at its best-F1 cut and its best min(precision, recall), on the held-out rows."
+    X, labels = _probe_rows(X, labels, 'training')
+    if (X_test is None) != (labels_test is None): raise ValueError("linear_probe: give X_test and labels_test together")
+    Xt, lt = (X, labels) if X_test is None else _probe_rows(X_test, labels_test, 'held-out')
+    if Xt.shape[1] != X.shape[1]: raise ValueError(f"linear_probe: held-out activations have {Xt.shape[1]} dims, training ones {X.shape[1]}")
+    concepts = [c for c in labels.columns if labels[c].any()] if concepts is None else list(concepts)
+    for c in concepts:
+        if c not in labels or c not in lt: raise ValueError(f"linear_probe: no label column {c!r}; columns: {', '.join(map(str, labels.columns))}")
+        if not labels[c].any() or labels[c].all(): raise ValueError(f"linear_probe: concept {c!r} needs positive and negative training residues")
+    rows = np.sort(np.random.default_rng(seed).choice(len(X), max_rows, replace=False)) if max_rows and len(X) > max_rows else slice(None)
+    mu, sd = X[rows].mean(0), X[rows].std(0) + 1e-8
+    Xs, Xts = (X[rows] - mu) / sd, (Xt - mu) / sd
+    out = {}
+    for c in concepts:
+        wb = _fit_logistic(Xs, labels[c].to_numpy()[rows], l2, max_iter)
+        yt = lt[c].to_numpy()
+        out[c] = dict(n_pos=int(yt.sum()), **(_best_cuts(Xts @ wb[:-1] + wb[-1], yt) if yt.any() else dict(F1=np.nan, precision=np.nan, recall=np.nan, min_pr=np.nan)))
+    return pd.DataFrame.from_dict(out, orient='index').rename_axis('concept')
 
 # %% ../nbs/10_enrich.ipynb #b6cc0717
 def concepts_per_latent(table:pd.DataFrame, # an `enrichment` table

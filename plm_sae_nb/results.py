@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from fastcore.basics import patch
 from .core import atomic_write, residue_index
 from .uniprot import _placeable, label_matrix
-from .enrich import best_latents, summarize, top_examples, versus_identity
+from .enrich import best_latents, paper_filter, summarize, top_examples, versus_identity
 from .structure import Structure, StructureMismatchError, StructureNotAvailable, _ACC_RE, color_structure, load_structure, viewer_html
 from .viz import check_latent, _latent_rows, activation_histogram, best_per_pair, consensus, f1_heatmap, logo, logo_matrix, pr_scatter, residue_html, steering_curve, top_examples_table, volcano
 
@@ -483,6 +483,18 @@ def _concept_card(run:Run, concept, lat:int, js_done:bool, fetch_structures:bool
 # %% ../nbs/14_results.ipynb #e697b19e
 _IDENTITY_COLS = ['identity_aa', 'identity_F1', 'identity_precision', 'precision_on_aa']   # `enrich.versus_identity` columns the report shows
 
+def _filter_cells(run:Run, best:pd.DataFrame)->list:
+    "Per row of `best`: 'passes' the paper's filter (the run's `enrich.min_precision` / `min_recall`), else the concept's latent that passes with the best min(P, R), else 'none passes'."
+    pmin, rmin = _cfg(run, 'enrich', 'min_precision') or 0.8, _cfg(run, 'enrich', 'min_recall') or 0.8
+    ok = paper_filter(run.table, pmin, rmin)
+    def cell(r):
+        if r.precision >= pmin and r.recall >= rmin: return 'passes'
+        o = ok[ok.concept == r.concept]
+        if not len(o): return 'none passes'
+        b = o.loc[np.minimum(o.precision, o.recall).idxmax()]
+        return f'latent {int(b.latent)} passes (P {b.precision:.2f} / R {b.recall:.2f} at threshold {b.threshold:g})'
+    return [cell(r) for r in best.itertuples()]
+
 def _concepts_table(run:Run, best:pd.DataFrame)->str:
     "HTML table of the best latent per concept, beside each concept's best single-amino-acid detector where the run's proteins carry its labels."
     prots = [run.proteins[p] for p in run.ids]
@@ -491,11 +503,15 @@ def _concepts_table(run:Run, best:pd.DataFrame)->str:
     if len(known):
         vs = versus_identity(known, run.latents, labels, prots)
         best = best.merge(vs[_IDENTITY_COLS].reset_index(), on='concept', how='left')
-    cols = [c for c in ['concept','latent','threshold','precision','recall','F1','q_value','auroc'] + _IDENTITY_COLS if c in best.columns]
+    if run.table is not None: best = best.assign(paper_filter=_filter_cells(run, best))
+    cols = [c for c in ['concept','latent','threshold','precision','recall','F1','paper_filter','q_value','auroc'] + _IDENTITY_COLS if c in best.columns]
     cell = lambda v: '–' if isinstance(v, float) and np.isnan(v) else f"{v:.3g}" if isinstance(v, float) else html.escape(str(v))
-    note = ("<p style=\"font-size:12px;color:#555;max-width:60em\">identity: the single amino acid whose residues best predict the concept, with its F1 and precision "
+    note = ("identity: the single amino acid whose residues best predict the concept, with its F1 and precision "
             "as a detector; precision_on_aa: the latent's precision on that amino acid's residues. A latent above "
-            "identity_precision there reads context, not residue identity.</p>") if 'precision_on_aa' in cols else ''
+            "identity_precision there reads context, not residue identity. ") if 'precision_on_aa' in cols else ''
+    note += ("paper_filter: whether the latent passes the paper's rule (precision and recall ≥ 0.8 at one threshold), "
+             "or which of the concept's latents does.") if 'paper_filter' in cols else ''
+    note = f'<p style="font-size:12px;color:#555;max-width:60em">{note}</p>' if note else ''
     return ('<table><tr>' + ''.join(f'<th>{c}</th>' for c in cols) + '</tr>' +
             ''.join('<tr>' + ''.join(f'<td>{cell(r[c])}</td>' for c in cols) + '</tr>' for _, r in best.iterrows()) + '</table>' + note)
 
