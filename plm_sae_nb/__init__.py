@@ -29,7 +29,7 @@ _API = { # module: its public names, in the order the method meets them
     'pretrained': '''HF_SAES convert_paper_sae convert_interplm_sae convert_interprot_sae load_sae PLANTED_SAE PLANTED_SAES planted_sae_card''',
     'enrich': '''COLUMNS PAPER_THRESHOLDS INTERPLM_THRESHOLDS INTERPLM_AA_LEVEL LatentActs latent_activations
                  LatentStream bh_qvalues enrichment protein_level protein_enrichment top_examples best_latents
-                 paper_filter row_residues residue_identity versus_identity linear_probe concepts_per_latent summarize heldout_pairs''',
+                 paper_filter row_residues residue_identity versus_identity linear_probe latent_union concepts_per_latent summarize heldout_pairs''',
     'steering': '''STEER_MODES GEN_ORDERS MASK_CHAR PS00028 steer generate prosite_to_regex find_motifs
                    motif_hit_rate hydropathy tm_segments has_tm composition composition_shift pseudo_perplexity
                    wilson_interval compare_rates steering_trial steering_sweep plot_sweep best_latent_for''',

@@ -17,7 +17,7 @@ from .core import as_pairs, residue_index, progress_kw, STANDARD_AA
 __all__ = ['COLUMNS', 'PAPER_THRESHOLDS', 'INTERPLM_THRESHOLDS', 'INTERPLM_AA_LEVEL', 'LatentActs', 'latent_activations',
            'LatentStream', 'bh_qvalues', 'enrichment', 'protein_level', 'protein_enrichment', 'top_examples',
            'best_latents', 'paper_filter', 'row_residues', 'residue_identity', 'versus_identity', 'linear_probe',
-           'concepts_per_latent', 'summarize', 'heldout_pairs']
+           'latent_union', 'concepts_per_latent', 'summarize', 'heldout_pairs']
 
 # %% ../nbs/10_enrich.ipynb #59cdaea9
 COLUMNS = ['latent', 'concept', 'threshold', 'TP', 'FP', 'FN', 'precision', 'recall', 'F1',
@@ -845,6 +845,29 @@ def linear_probe(X, # (n, d) training activations: array, tensor or `ActivationS
         yt = lt[c].to_numpy()
         out[c] = dict(n_pos=int(yt.sum()), **(_best_cuts(Xts @ wb[:-1] + wb[-1], yt) if yt.any() else dict(F1=np.nan, precision=np.nan, recall=np.nan, min_pr=np.nan)))
     return pd.DataFrame.from_dict(out, orient='index').rename_axis('concept')
+
+# %% ../nbs/10_enrich.ipynb #c6264020
+def latent_union(latents, # (n_residues, d_sae): `LatentActs`, scipy.sparse or dense
+                 y, # (n_residues,) bool labels of one concept (a `label_matrix` column), aligned with the rows
+                 k:int=3, # latents in the union at most
+                 candidates=None, # latent ids to choose from (default: every latent that fires; pass a short list on large dictionaries)
+                )->pd.DataFrame:
+    "Greedy union of up to `k` latents for one concept: one row per step, the latents so far and the union's F1, precision, recall at its best-F1 cut and best min(P, R)."
+    X, _, mx = _as_latents(latents)
+    y = np.asarray(y, bool)
+    if X.shape[0] != len(y): raise ValueError(f"latent_union: latents have {X.shape[0]:,} residue rows but the labels {len(y):,}")
+    if not y.any(): raise ValueError("latent_union: the labels have no positive residue")
+    X = X.tocsc(); mx = np.asarray(X.max(axis=0).todense()).ravel() if mx is None else np.asarray(mx)
+    cand = np.flatnonzero(mx > 0) if candidates is None else np.asarray(list(candidates), np.int64)
+    if len(cand) and (cand.min() < 0 or cand.max() >= X.shape[1]): raise ValueError(f"latent_union: candidate latents must lie in 0..{X.shape[1] - 1}")
+    col = lambda j: X[:, int(j)].toarray().ravel() / mx[j] if mx[j] > 0 else np.zeros(X.shape[0])
+    chosen, cur, rows = [], np.zeros(X.shape[0]), []
+    for _ in range(min(k, len(cand))):
+        scores = {int(j): _best_cuts(np.maximum(cur, col(j)), y) for j in cand if int(j) not in chosen}
+        j = max(scores, key=lambda j: (scores[j]['min_pr'], scores[j]['F1'], -j))
+        chosen.append(j); cur = np.maximum(cur, col(j))
+        rows.append(dict(step=len(chosen), added=j, latents=list(chosen), **scores[j]))
+    return pd.DataFrame(rows)
 
 # %% ../nbs/10_enrich.ipynb #b6cc0717
 def concepts_per_latent(table:pd.DataFrame, # an `enrichment` table
