@@ -837,8 +837,10 @@ def linear_probe(X, # (n, d) training activations: array, tensor or `ActivationS
         if c not in labels or c not in lt: raise ValueError(f"linear_probe: no label column {c!r}; columns: {', '.join(map(str, labels.columns))}")
         if not labels[c].any() or labels[c].all(): raise ValueError(f"linear_probe: concept {c!r} needs positive and negative training residues")
     rows = np.sort(np.random.default_rng(seed).choice(len(X), max_rows, replace=False)) if max_rows and len(X) > max_rows else slice(None)
-    mu, sd = X[rows].mean(0), X[rows].std(0) + 1e-8
-    Xs, Xts = (X[rows] - mu) / sd, (Xt - mu) / sd
+    Xs = X[rows]                                  # the training rows (X itself without a sample: `_probe_rows` made it a copy)
+    mu, sd = Xs.mean(0), Xs.std(0) + 1e-8
+    Xts = (Xt - mu) / sd                          # before Xs is standardised in place: Xt may be X
+    Xs -= mu; Xs /= sd
     out = {}
     for c in concepts:
         wb = _fit_logistic(Xs, labels[c].to_numpy()[rows], l2, max_iter)
