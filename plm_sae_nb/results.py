@@ -483,9 +483,13 @@ def _concept_card(run:Run, concept, lat:int, js_done:bool, fetch_structures:bool
 # %% ../nbs/14_results.ipynb #e697b19e
 _IDENTITY_COLS = ['identity_aa', 'identity_F1', 'identity_precision', 'precision_on_aa']   # `enrich.versus_identity` columns the report shows
 
+def _filter_bounds(run:Run)->tuple:
+    "The paper filter's (min precision, min recall) of the run: its `enrich.min_precision` / `min_recall`, else 0.8 / 0.8."
+    return _cfg(run, 'enrich', 'min_precision') or 0.8, _cfg(run, 'enrich', 'min_recall') or 0.8
+
 def _filter_cells(run:Run, best:pd.DataFrame)->list:
-    "Per row of `best`: 'passes' the paper's filter (the run's `enrich.min_precision` / `min_recall`), else the concept's latent that passes with the best min(P, R), else 'none passes'."
-    pmin, rmin = _cfg(run, 'enrich', 'min_precision') or 0.8, _cfg(run, 'enrich', 'min_recall') or 0.8
+    "Per row of `best`: 'passes' the paper's filter (`_filter_bounds`), else the concept's latent that passes with the best min(P, R), else 'none passes'."
+    pmin, rmin = _filter_bounds(run)
     ok = paper_filter(run.table, pmin, rmin)
     def cell(r):
         if r.precision >= pmin and r.recall >= rmin: return 'passes'
@@ -509,8 +513,8 @@ def _concepts_table(run:Run, best:pd.DataFrame)->str:
     note = ("identity: the single amino acid whose residues best predict the concept, with its F1 and precision "
             "as a detector; precision_on_aa: the latent's precision on that amino acid's residues. A latent above "
             "identity_precision there reads context, not residue identity. ") if 'precision_on_aa' in cols else ''
-    note += ("paper_filter: whether the latent passes the paper's rule (precision and recall ≥ 0.8 at one threshold), "
-             "or which of the concept's latents does.") if 'paper_filter' in cols else ''
+    note += ("paper_filter: whether the latent passes the paper's rule (precision ≥ {:g} and recall ≥ {:g} at one threshold), "
+             "or which of the concept's latents does.").format(*_filter_bounds(run)) if 'paper_filter' in cols else ''
     note = f'<p style="font-size:12px;color:#555;max-width:60em">{note}</p>' if note else ''
     return ('<table><tr>' + ''.join(f'<th>{c}</th>' for c in cols) + '</tr>' +
             ''.join('<tr>' + ''.join(f'<td>{cell(r[c])}</td>' for c in cols) + '</tr>' for _, r in best.iterrows()) + '</table>' + note)
