@@ -519,6 +519,73 @@ def _concepts_table(run:Run, best:pd.DataFrame)->str:
     return ('<table><tr>' + ''.join(f'<th>{c}</th>' for c in cols) + '</tr>' +
             ''.join('<tr>' + ''.join(f'<td>{cell(r[c])}</td>' for c in cols) + '</tr>' for _, r in best.iterrows()) + '</table>' + note)
 
+# %% ../nbs/14_results.ipynb #a9f18bad
+_ARM_COLS = {'condition', 'latent', 'value', 'mode', 'n', 'hits', 'hit_rate', 'ci_low', 'ci_high', 'odds_ratio', 'p_value'}   # steering.csv, a row per arm
+_TRIAL_COLS = {'latents', 'value', 'mode', 'p_value'} | {f'{k}_{a}' for k in ('n', 'hits', 'rate', 'ci_low', 'ci_high') for a in ('steered', 'baseline')}
+
+def _trial_rows(df:pd.DataFrame)->pd.DataFrame:
+    "Steering results with one row per trial in `steering_sweep`'s columns: the pipeline's `steering.csv` (a row per arm, `condition`) paired up; other tables as they are."
+    if 'condition' not in df.columns or not _ARM_COLS <= set(df.columns): return df
+    s, b = (df[df.condition == a].reset_index(drop=True) for a in ('steered', 'baseline'))
+    if len(s) != len(b): raise ValueError(f"steering table: {len(s)} steered rows against {len(b)} baseline rows; expected one of each per trial")
+    out = pd.DataFrame({'latents': s.latent, 'value': s.value, 'mode': s['mode']})
+    for c in ('concept', 'latent_max'):
+        if c in s.columns: out[c] = s[c]
+    for arm, t in (('steered', s), ('baseline', b)):
+        out[f'n_{arm}'], out[f'hits_{arm}'], out[f'rate_{arm}'] = t.n, t.hits, t.hit_rate
+        out[f'ci_low_{arm}'], out[f'ci_high_{arm}'] = t.ci_low, t.ci_high
+    out['odds_ratio'], out['p_value'] = s.odds_ratio, s.p_value
+    return out
+
+def _steering_sentence(r, # one row of `_trial_rows`
+                       alpha:float=0.05, # Fisher p below which the change counts
+                      )->str:
+    "One trial in words: hits of both arms with Wilson 95% intervals, Fisher p, and what they say."
+    arm = lambda a: (f"{int(r[f'hits_{a}'])}/{int(r[f'n_{a}'])} ({r[f'rate_{a}']:.0%}, Wilson 95% "
+                     f"{r[f'ci_low_{a}']:.0%}–{r[f'ci_high_{a}']:.0%})")
+    concept, mx = r.get('concept'), r.get('latent_max')
+    what = f"Latent {r['latents']}" + (f" ({concept})" if isinstance(concept, str) else '')
+    times = f" ({r['value'] / mx:.2g}× its largest activation)" if isinstance(mx, (int, float)) and np.isfinite(mx) and mx > 0 else ''
+    rs, rb = r['rate_steered'], r['rate_baseline']
+    if r['p_value'] < alpha and rs > rb: verdict = 'the edit raises the hit rate' + (f" {rs / rb:.1f}-fold" if rb > 0 else ' from none')
+    elif r['p_value'] < alpha: verdict = 'the edit lowers the hit rate'
+    else: verdict = 'no change in the hit rate that this sample can tell from chance'
+    return (f"{what}, {r['mode']} at {r['value']:.3g}{times}: {arm('steered')} steered sequences are hits, against "
+            f"{arm('baseline')} unsteered. Fisher p {r['p_value']:.2g}: {verdict}.")
+
+# %% ../nbs/14_results.ipynb #1617acb3
+def _steering_composition(run:Run, # a run whose directory may hold `steering_sequences.fasta` (ids `steered_i`, `baseline_i`)
+                          top:int=6, # amino acids listed at most
+                          q:float=0.05, # BH q-value below which a share counts as moved
+                          n_seqs:int=3, # sequences shown per arm
+                         )->str:
+    "HTML: the amino-acid shares the steering edit moved (steered against unsteered), and a few sequences of each arm; '' without the file."
+    f = Path(run.path)/'steering_sequences.fasta' if run.path is not None else None
+    if f is None or not f.exists(): return ''
+    from plm_sae_nb.core import read_fasta
+    from plm_sae_nb.steering import composition_shift
+    seqs = read_fasta(f)
+    arms = {a: [p.sequence for p in seqs if p.id.startswith(a + '_')] for a in ('steered', 'baseline')}
+    if not all(arms.values()): return ''
+    cs = composition_shift(arms['steered'], arms['baseline'])
+    moved = cs[cs.q_value < q]
+    up, down = (moved[sgn * moved['diff'] > 0].sort_values('diff', ascending=sgn < 0).head(top) for sgn in (1, -1))
+    words = lambda d: ', '.join(f"{a} ({r.steered:.1%} against {r.baseline:.1%})" for a, r in d.iterrows())
+    said = '; '.join(w for w in (len(up) and f'more {words(up)}', len(down) and f'less {words(down)}') if w)
+    head = (f"<p>What the edit writes, steered residues against unsteered (the amino acids whose share moved, BH q &lt; {q:g}): {said}.</p>"
+            if said else f"<p>The edit moved no amino acid's share (BH q ≥ {q:g} for all 20).</p>")
+    show = lambda a: ''.join(f'<div>{html.escape(s)}</div>' for s in arms[a][:n_seqs])
+    return (head + '<div class="row"><div><b>steered</b><pre>' + show('steered') + '</pre></div>'
+            + '<div><b>unsteered</b><pre>' + show('baseline') + '</pre></div></div>')
+
+def _steering_words(run:Run)->str:
+    "HTML: the trial (a sweep: its strength of lowest p) in words, then what the edit wrote; no sentence for a table without trial counts."
+    trials = _trial_rows(run.steering)
+    if not len(trials) or not _TRIAL_COLS <= set(trials.columns): return _steering_composition(run)
+    lead = trials.loc[trials.p_value.idxmin()] if trials.p_value.notna().any() else trials.iloc[0]
+    many = f'Strongest of {len(trials)} strengths (lowest Fisher p). ' if len(trials) > 1 else ''
+    return f'<p>{many}{html.escape(_steering_sentence(lead))}</p>' + _steering_composition(run)
+
 # %% ../nbs/14_results.ipynb #c7bf7b95
 def report(run, # a `Run` or a run directory
            out=None, # output file (default: run_dir/report.html)
@@ -552,6 +619,7 @@ def report(run, # a `Run` or a run directory
         parts.append('<section id="steering"><h2>Steering</h2>')
         try: parts.append(_img(steering_curve(run.steering), 'steering curve'))
         except ValueError as e: parts.append(f'<p><i>{html.escape(str(e))}</i></p>')
+        parts.append(_steering_words(run))
         parts.append(run.steering.head(50).to_html(index=False, float_format=lambda x: f'{x:.3g}', border=0) + '</section>')
     parts.append('<footer><p style="color:#888;font-size:11px">3D views use 3Dmol.js (BSD-3-Clause, © University of Pittsburgh and contributors), inlined.</p></footer></body></html>')
     atomic_write(out, '\n'.join(parts))
