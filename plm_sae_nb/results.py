@@ -616,10 +616,9 @@ def report(run, # a `Run` or a run directory
                      _img(f1_heatmap(run.table), 'F1 heatmap') + _img(pr_scatter(run.table), 'precision-recall') +
                      (_img(volcano(run.table), 'volcano') if {'q_value','auroc'} <= set(run.table.columns) else '') + '</div></section>')
     if run.steering is not None and len(run.steering):
-        parts.append('<section id="steering"><h2>Steering</h2>')
+        parts.append('<section id="steering"><h2>Steering</h2>' + _steering_words(run))   # the answer first, then the plot and the counts
         try: parts.append(_img(steering_curve(run.steering), 'steering curve'))
         except ValueError as e: parts.append(f'<p><i>{html.escape(str(e))}</i></p>')
-        parts.append(_steering_words(run))
         parts.append(run.steering.head(50).to_html(index=False, float_format=lambda x: f'{x:.3g}', border=0) + '</section>')
     parts.append('<footer><p style="color:#888;font-size:11px">3D views use 3Dmol.js (BSD-3-Clause, © University of Pittsburgh and contributors), inlined.</p></footer></body></html>')
     atomic_write(out, '\n'.join(parts))
