@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from fastcore.basics import patch
 from .core import atomic_write, residue_index
 from .uniprot import _placeable, label_matrix
-from .enrich import best_latents, paper_filter, summarize, top_examples, versus_identity
+from .enrich import best_latents, latent_union, paper_filter, summarize, top_examples, versus_identity
 from .structure import Structure, StructureMismatchError, StructureNotAvailable, _ACC_RE, color_structure, load_structure, viewer_html
 from .viz import check_latent, _latent_rows, activation_histogram, best_per_pair, consensus, f1_heatmap, logo, logo_matrix, pr_scatter, residue_html, steering_curve, top_examples_table, volcano
 
@@ -487,14 +487,26 @@ def _filter_bounds(run:Run)->tuple:
     "The paper filter's (min precision, min recall) of the run: its `enrich.min_precision` / `min_recall`, else 0.8 / 0.8."
     return _cfg(run, 'enrich', 'min_precision') or 0.8, _cfg(run, 'enrich', 'min_recall') or 0.8
 
-def _filter_cells(run:Run, best:pd.DataFrame)->list:
-    "Per row of `best`: 'passes' the paper's filter (`_filter_bounds`), else the concept's latent that passes with the best min(P, R), else 'none passes'."
+def _union_words(run:Run, concept:str, y, bound:float, k:int=3, n_candidates:int=32)->str:
+    "After 'none passes': whether a union of up to `k` of the concept's best-F1 latents reaches min(P, R) ≥ `bound` at its best cut (`latent_union`)."
+    t = run.table[run.table.concept == concept]
+    cand = t.sort_values('F1', ascending=False, kind='stable').drop_duplicates('latent').latent.head(n_candidates).tolist()
+    if not cand or not np.asarray(y, bool).any(): return ''
+    u = latent_union(run.latents, y, k=k, candidates=cand)
+    hit = u[u.min_pr >= bound]
+    if not len(hit): return f', nor a union of {len(u)} latents (min(P, R) {u.min_pr.max():.2f})'
+    h = hit.iloc[0]
+    if h.step == 1: return f" at the paper's thresholds; latent {h.latents[0]} does at its best cut (min(P, R) {h.min_pr:.2f})"
+    return f"; together, latents {' + '.join(map(str, h.latents))} do (min(P, R) {h.min_pr:.2f}): a concept split across latents"
+
+def _filter_cells(run:Run, best:pd.DataFrame, labels:pd.DataFrame|None=None)->list:
+    "Per row of `best`: 'passes' the paper's filter (`_filter_bounds`), else the concept's latent that passes with the best min(P, R), else 'none passes' (with `labels`: and what a union of latents reaches)."
     pmin, rmin = _filter_bounds(run)
     ok = paper_filter(run.table, pmin, rmin)
     def cell(r):
         if r.precision >= pmin and r.recall >= rmin: return 'passes'
         o = ok[ok.concept == r.concept]
-        if not len(o): return 'none passes'
+        if not len(o): return 'none passes' + (_union_words(run, r.concept, labels[r.concept], max(pmin, rmin)) if labels is not None and r.concept in labels else '')
         b = o.loc[np.minimum(o.precision, o.recall).idxmax()]
         return f'latent {int(b.latent)} passes (P {b.precision:.2f} / R {b.recall:.2f} at threshold {b.threshold:g})'
     return [cell(r) for r in best.itertuples()]
@@ -507,14 +519,14 @@ def _concepts_table(run:Run, best:pd.DataFrame)->str:
     if len(known):
         vs = versus_identity(known, run.latents, labels, prots)
         best = best.merge(vs[_IDENTITY_COLS].reset_index(), on='concept', how='left')
-    if run.table is not None: best = best.assign(paper_filter=_filter_cells(run, best))
+    if run.table is not None: best = best.assign(paper_filter=_filter_cells(run, best, labels))
     cols = [c for c in ['concept','latent','threshold','precision','recall','F1','paper_filter','q_value','auroc'] + _IDENTITY_COLS if c in best.columns]
     cell = lambda v: '–' if isinstance(v, float) and np.isnan(v) else f"{v:.3g}" if isinstance(v, float) else html.escape(str(v))
     note = ("identity: the single amino acid whose residues best predict the concept, with its F1 and precision "
             "as a detector; precision_on_aa: the latent's precision on that amino acid's residues. A latent above "
             "identity_precision there reads context, not residue identity. ") if 'precision_on_aa' in cols else ''
     note += ("paper_filter: whether the latent passes the paper's rule (precision ≥ {:g} and recall ≥ {:g} at one threshold), "
-             "or which of the concept's latents does.").format(*_filter_bounds(run)) if 'paper_filter' in cols else ''
+             "or which of the concept's latents does; when none does, whether a union of up to three of its latents (latent_union, at the union's best cut) does.").format(*_filter_bounds(run)) if 'paper_filter' in cols else ''
     note = f'<p style="font-size:12px;color:#555;max-width:60em">{note}</p>' if note else ''
     return ('<table><tr>' + ''.join(f'<th>{c}</th>' for c in cols) + '</tr>' +
             ''.join('<tr>' + ''.join(f'<td>{cell(r[c])}</td>' for c in cols) + '</tr>' for _, r in best.iterrows()) + '</table>' + note)
