@@ -487,7 +487,7 @@ def _filter_bounds(run:Run)->tuple:
     "The paper filter's (min precision, min recall) of the run: its `enrich.min_precision` / `min_recall`, else 0.8 / 0.8."
     return _cfg(run, 'enrich', 'min_precision') or 0.8, _cfg(run, 'enrich', 'min_recall') or 0.8
 
-def _union_words(run:Run, concept:str, y, bound:float, k:int=3, n_candidates:int=32)->str:
+def _union_words(run:Run, concept:str, y, bound:float, k:int=3, n_candidates:int=16)->str:
     "After 'none passes': whether a union of up to `k` of the concept's best-F1 latents reaches min(P, R) ≥ `bound` at its best cut (`latent_union`)."
     t = run.table[run.table.concept == concept]
     cand = t.sort_values('F1', ascending=False, kind='stable').drop_duplicates('latent').latent.head(n_candidates).tolist()
