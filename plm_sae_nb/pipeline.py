@@ -730,8 +730,8 @@ def step_steer(cfg, rd, ctx)->dict:
                  odds_ratio=r['odds_ratio'], p_value=r['p_value'], latent_max=amax) for arm in ('steered', 'baseline')]
     with atomic_open(rd/'steering.csv') as f: pd.DataFrame(rows).to_csv(f, index=False)
     write_fasta([(f'{arm}_{i}', q) for arm in ('steered', 'baseline') for i,q in enumerate(r[arm])], rd/'steering_sequences.fasta') # atomic
-    cs = steering.composition_shift(r['steered'], r['baseline']); up = cs[(cs.q_value < 0.05) & (cs['diff'] > 0)]
-    more = up['diff'].idxmax() if len(up) else None   # the amino acid the edit added most (BH q < 0.05)
+    cs = steering.composition_shift(r['steered'], r['baseline']); up, _ = steering._moved(cs)
+    more = up.index[0] if len(up) else None   # the amino acid the edit added most (BH q < 0.05)
     line = (f"latent {latent} ({s['concept']}) {s['mode']} {value:.3g}: hits {r['hits_steered']}/{r['n_steered']} steered vs "
             f"{r['hits_baseline']}/{r['n_baseline']} baseline (Fisher p {r['p_value']:.2g})"
             + (f"; steered sequences hold more {more} ({cs.steered[more]:.1%} of residues against {cs.baseline[more]:.1%})" if more else ''))

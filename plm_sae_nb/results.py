@@ -575,13 +575,11 @@ def _steering_composition(run:Run, # a run whose directory may hold `steering_se
     f = Path(run.path)/'steering_sequences.fasta' if run.path is not None else None
     if f is None or not f.exists(): return ''
     from plm_sae_nb.core import read_fasta
-    from plm_sae_nb.steering import composition_shift
+    from plm_sae_nb.steering import composition_shift, _moved
     seqs = read_fasta(f)
     arms = {a: [p.sequence for p in seqs if p.id.startswith(a + '_')] for a in ('steered', 'baseline')}
     if not all(arms.values()): return ''
-    cs = composition_shift(arms['steered'], arms['baseline'])
-    moved = cs[cs.q_value < q]
-    up, down = (moved[sgn * moved['diff'] > 0].sort_values('diff', ascending=sgn < 0).head(top) for sgn in (1, -1))
+    up, down = (d.head(top) for d in _moved(composition_shift(arms['steered'], arms['baseline']), q))
     words = lambda d: ', '.join(f"{a} ({r.steered:.1%} against {r.baseline:.1%})" for a, r in d.iterrows())
     said = '; '.join(w for w in (len(up) and f'more {words(up)}', len(down) and f'less {words(down)}') if w)
     head = (f"<p>What the edit writes, steered residues against unsteered (the amino acids whose share moved, BH q &lt; {q:g}): {said}.</p>"

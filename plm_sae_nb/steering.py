@@ -357,6 +357,14 @@ def composition_shift(steered:list[str], # steered sequences
     df.index.name = 'aa'
     return df
 
+# %% ../nbs/11_steering.ipynb #a1456a4a
+def _moved(cs:pd.DataFrame, # a `composition_shift` table
+           q:float=0.05, # BH q-value below which a share counts as moved
+          )->tuple:
+    "(rises, falls): the rows of `cs` whose share moved (BH q < `q`), each sorted by the size of the move, largest first."
+    m = cs[cs.q_value < q]
+    return m[m['diff'] > 0].sort_values('diff', ascending=False, kind='stable'), m[m['diff'] < 0].sort_values('diff', kind='stable')
+
 # %% ../nbs/11_steering.ipynb #60cca289
 @torch.no_grad()
 def pseudo_perplexity(model:nn.Module, # a fair-esm ESM-2 (unsteered)
