@@ -36,3 +36,19 @@ def test_init_from_shipped_safetensors(tmp_path):
     assert [s['steps'] for s in c2['stages']] == [3, 2] and c2['stages'][1]['init_sha256'] == hashlib.sha256(w.read_bytes()).hexdigest()
     assert c2['loss_curve'][:3] == c1['loss_curve'] and [r['step'] for r in c2['loss_curve']] == [1, 2, 3, 4, 5]
     assert (c2['steps'], c2['tokens'], c2['train_seconds']) == (5, c1['tokens'] + i2['tokens'], round(c1['train_seconds'] + i2['seconds'], 1))
+
+def test_early_exit_loss(tmp_path):
+    "`--exit-layer`: the extra loss is the only change (weight 0 follows the plain run step for step), it is applied (weight 1 moves the weights), logged and carded."
+    import pytest
+    m0, plain, i0 = _train()
+    mz, zero, _ = _train('--exit-layer', '1', '--exit-weight', '0')
+    assert zero == plain and all(torch.equal(p0, p1) for p0, p1 in zip(m0.parameters(), mz.parameters()))
+    m1, one, i1 = _train('--exit-layer', '1', '--out', str(tmp_path))
+    assert one[0] == plain[0]                                                   # the first step's final-layer loss is computed before any update
+    assert any(not torch.equal(p0, p1) for p0, p1 in zip(m0.parameters(), m1.parameters()))
+    assert all(r['exit_loss'] > 0 for r in i1['curve']) and not any('exit_loss' in r for r in i0['curve'])
+    assert (i1['exit_layer'], i1['exit_weight'], i0['exit_layer']) == (1, 1.0, None)
+    card = tool.save(m1, tool.parse_args(['--layers', '2', '--embed-dim', '32', '--heads', '4', '--exit-layer', '1', '--out', str(tmp_path)]), i1, {})
+    assert card['objective']['early_exit'] == dict(layer=1, weight=1.0) and card['stages'][0]['exit_layer'] == 1
+    for bad in ('2', '-1'):
+        with pytest.raises(SystemExit): tool.parse_args(['--layers', '2', '--exit-layer', bad])
