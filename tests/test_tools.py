@@ -52,3 +52,20 @@ def test_early_exit_loss(tmp_path):
     assert card['objective']['early_exit'] == dict(layer=1, weight=1.0) and card['stages'][0]['exit_layer'] == 1
     for bad in ('2', '-1'):
         with pytest.raises(SystemExit): tool.parse_args(['--layers', '2', '--exit-layer', bad])
+
+def test_skip_block():
+    "`--skip-layer`: `skipped` runs the model without one block and always puts it back; at `--skip-p 0` training follows the plain run, at 1 it differs."
+    import pytest
+    m0, plain, i0 = _train()
+    tokens = torch.tensor([[0, 5, 6, 7, 8, 2]])
+    blocks, full = list(m0.layers), m0(tokens)['logits']
+    with tool.skipped(m0, 2) as m: assert list(m.layers) == blocks[:1]; short = m(tokens)['logits']
+    assert list(m0.layers) == blocks and torch.equal(m0(tokens)['logits'], full) and not torch.allclose(short, full)
+    with pytest.raises(RuntimeError), tool.skipped(m0, 1): raise RuntimeError('inside')
+    assert list(m0.layers) == blocks                                            # restored after an error too
+    mz, zero, _ = _train('--skip-layer', '2', '--skip-p', '0')
+    assert zero == plain and all(torch.equal(p0, p1) for p0, p1 in zip(m0.parameters(), mz.parameters()))
+    m1, one, i1 = _train('--skip-layer', '2', '--skip-p', '1')
+    assert one[0] != plain[0] and (i1['skip_layer'], i1['skip_p'], i0['skip_layer']) == (2, 1.0, None)
+    for bad in (['--skip-layer', '3'], ['--skip-layer', '1', '--exit-layer', '1']):
+        with pytest.raises(SystemExit): tool.parse_args(['--layers', '2', *bad])

@@ -60,6 +60,15 @@ def mlm_loss(logits, targets):
     import torch
     return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
 
+@contextlib.contextmanager
+def skipped(model, layer:int=0):
+    "Run `model` without block `layer` (1-based; 0: all blocks): stochastic depth for one step. Always restores the blocks."
+    if not layer: yield model; return
+    blocks = model.layers
+    model.layers = type(blocks)([b for i, b in enumerate(blocks) if i != layer - 1])
+    try: yield model
+    finally: model.layers = blocks
+
 def lr_at(step:int, steps:int, lr:float, warmup:int, floor:float=0.1)->float:
     "Linear warm-up, then cosine decay to `floor` × lr."
     if step < warmup: return lr * (step + 1) / warmup
@@ -93,6 +102,7 @@ def _train(a, model, alphabet):
     rest = [p_ for n, p_ in model.named_parameters() if not (p_.dim() >= 2 and 'embed' not in n)]
     opt = torch.optim.AdamW([dict(params=decay, weight_decay=a.weight_decay), dict(params=rest, weight_decay=0.)], lr=a.lr, betas=(0.9, 0.98), eps=1e-8)
     gen, rng = torch.Generator().manual_seed(a.seed), np.random.default_rng(a.seed)
+    skip_rng = np.random.default_rng([a.seed, 7])   # its own stream: skipping never changes the batches or the masks
     curve, step, chunk, tokens_seen, t0 = [], 0, a.first_chunk, 0, time.time()
     run, run_exit, n_run = 0., 0., 0
     bar = tqdm(total=a.steps, desc='MLM', mininterval=5)
@@ -102,7 +112,8 @@ def _train(a, model, alphabet):
             if step >= a.steps: break
             _, _, tokens = bc([('', s) for s in seqs])
             inputs, targets = mlm_mask(tokens, alphabet, gen)
-            out = model(inputs, repr_layers=[a.exit_layer] if a.exit_layer else [])
+            with skipped(model, a.skip_layer if a.skip_layer and skip_rng.random() < a.skip_p else 0):
+                out = model(inputs, repr_layers=[a.exit_layer] if a.exit_layer else [])
             loss = mlm_loss(out['logits'], targets)
             if a.exit_layer:   # early exit: layer `exit_layer`'s state, read by the same final norm and LM head, must predict the masked residues too
                 exit_loss = mlm_loss(model.lm_head(model.emb_layer_norm_after(out['representations'][a.exit_layer])), targets)
@@ -123,6 +134,7 @@ def _train(a, model, alphabet):
                                         steps=a.steps, lr=a.lr, warmup=a.warmup, conc=a.conc, lowc=a.lowc, backgrounds=a.backgrounds, init=a.init or None,
                                         init_sha256=hashlib.sha256(Path(a.init).read_bytes()).hexdigest() if a.init else None,
                                         attention='sdpa' if a.sdpa else 'fair-esm', exit_layer=a.exit_layer or None, exit_weight=a.exit_weight if a.exit_layer else None,
+                                        skip_layer=a.skip_layer or None, skip_p=a.skip_p if a.skip_layer else None,
                                         command=a.command)
 
 def evaluate(model, alphabet, seed:int=123_456, zf_style:str='prosite'):
@@ -178,7 +190,8 @@ def save(model, a, info, scores):
                 training_data=dict(generator='plm_sae_nb.planted.planted_dataset', proteins_per_chunk=a.chunk,
                                    backgrounds='per stage, below', p_zf=a.p_motif, p_tm=a.p_motif, p_glyco=a.p_motif, p_disulfide=a.p_motif, zf_style=a.zf_style, background_lowc=a.lowc,
                                    seeds='10000*(seed+1) + 2*chunk + (background == varied)', chunks_and_concentrations='per stage, below'),
-                objective=dict(masked_lm=0.15, mask_random_keep=[0.8, 0.1, 0.1], token_dropout=True) | ({'early_exit': dict(layer=a.exit_layer, weight=a.exit_weight)} if a.exit_layer else {}),
+                objective=dict(masked_lm=0.15, mask_random_keep=[0.8, 0.1, 0.1], token_dropout=True) | ({'early_exit': dict(layer=a.exit_layer, weight=a.exit_weight)} if a.exit_layer else {})
+                                  | ({'skip_block': dict(layer=a.skip_layer, p=a.skip_p)} if a.skip_layer else {}),
                 optimizer=dict(name='AdamW', lr=a.lr, betas=[0.9, 0.98], weight_decay=a.weight_decay, warmup=a.warmup, schedule='cosine to 0.1', clip=1.0,
                                tokens_per_batch=a.tokens_per_batch),
                 seed=a.seed, steps=tot['steps'], tokens=tot['tokens'], threads=a.threads, train_seconds=tot['seconds'],
@@ -214,12 +227,16 @@ def parse_args(argv=None)->argparse.Namespace:
     ap.add_argument('--first-chunk', type=int, default=0, help='index of the first corpus chunk (a second stage takes chunks the first never drew)')
     ap.add_argument('--exit-layer', type=int, default=0, help='also train this layer to predict the masked residues through the final norm and LM head (an early-exit loss; 0: off)')
     ap.add_argument('--exit-weight', type=float, default=1.0, help="the early-exit loss's weight against the final layer's")
+    ap.add_argument('--skip-layer', type=int, default=0, help='stochastic depth: leave out this block (1-based) in a share --skip-p of the steps, so that the next block learns to read the one before it (0: off)')
+    ap.add_argument('--skip-p', type=float, default=0.5, help="the share of steps that leave out --skip-layer")
     ap.add_argument('--threads', type=int, default=2); ap.add_argument('--log-every', type=int, default=25)
     ap.add_argument('--sdpa', action='store_true', help="fair-esm's attention by torch's scaled_dot_product_attention while training (same math, about 2x faster on CPU, not bit-identical)")
     ap.add_argument('--dtype', default='float16', choices=['float16', 'float32'])
     ap.add_argument('--checkpoint', default='', help='also keep the fp32 weights here (to re-evaluate without retraining)')
     ap.add_argument('--eval-only', default='', help='skip training: evaluate and write the card for this fp32 checkpoint (+ its .info.json)')
     a = ap.parse_args(argv)
+    if not 0 <= a.skip_layer <= a.layers: ap.error(f"--skip-layer {a.skip_layer}: expected a block 1..{a.layers}, or 0 for none")
+    if a.skip_layer and a.exit_layer: ap.error("--skip-layer and --exit-layer together: the early exit's layer would move when a block is left out")
     if not 0 <= a.exit_layer < a.layers: ap.error(f"--exit-layer {a.exit_layer}: expected a layer 1..{a.layers - 1} (the last layer is the output), or 0 for none")
     a.command = ' '.join(['python', 'tools/train_planted_esm.py'] + (sys.argv[1:] if argv is None else list(argv)))   # as run, into the card
     return a
