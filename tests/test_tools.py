@@ -67,5 +67,5 @@ def test_skip_block():
     assert zero == plain and all(torch.equal(p0, p1) for p0, p1 in zip(m0.parameters(), mz.parameters()))
     m1, one, i1 = _train('--skip-layer', '2', '--skip-p', '1')
     assert one[0] != plain[0] and (i1['skip_layer'], i1['skip_p'], i0['skip_layer']) == (2, 1.0, None)
-    for bad in (['--skip-layer', '3'], ['--skip-layer', '1', '--exit-layer', '1']):
+    for bad in (['--skip-layer', '3'], ['--skip-layer', '1', '--exit-layer', '1'], ['--skip-layer', '1', '--skip-p', '1.5']):
         with pytest.raises(SystemExit): tool.parse_args(['--layers', '2', *bad])

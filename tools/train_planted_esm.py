@@ -236,6 +236,7 @@ def parse_args(argv=None)->argparse.Namespace:
     ap.add_argument('--eval-only', default='', help='skip training: evaluate and write the card for this fp32 checkpoint (+ its .info.json)')
     a = ap.parse_args(argv)
     if not 0 <= a.skip_layer <= a.layers: ap.error(f"--skip-layer {a.skip_layer}: expected a block 1..{a.layers}, or 0 for none")
+    if not 0 <= a.skip_p <= 1: ap.error(f"--skip-p {a.skip_p} is not a probability")
     if a.skip_layer and a.exit_layer: ap.error("--skip-layer and --exit-layer together: the early exit's layer would move when a block is left out")
     if not 0 <= a.exit_layer < a.layers: ap.error(f"--exit-layer {a.exit_layer}: expected a layer 1..{a.layers - 1} (the last layer is the output), or 0 for none")
     a.command = ' '.join(['python', 'tools/train_planted_esm.py'] + (sys.argv[1:] if argv is None else list(argv)))   # as run, into the card
